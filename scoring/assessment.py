@@ -1,0 +1,55 @@
+"""One recording's assessment: scores, transcripts and the phone diff, as the product reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring.lexicon import Lexicon
+from scoring.mdd import PhoneDiff, diff
+from scoring.parsing import ModelAnswer, ParseFailure
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A scored recording, or one whose model output could not be read (`failure` set)."""
+
+    answer: ModelAnswer | None
+    phone_diff: PhoneDiff | None
+    raw_output: str
+    failure: str | None = None
+    flags: tuple[str, ...] = ()
+    generation_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> bool:
+        return self.answer is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": "scored" if self.scored else "failed"}
+        if self.answer is not None and self.phone_diff is not None:
+            body |= {
+                "scores": self.answer.scores,
+                "word_transcript": self.answer.word_transcript,
+                "phoneme_transcript": self.answer.phoneme_transcript,
+                "words": [word.to_dict() for word in self.phone_diff.words],
+            }
+            if self.phone_diff.unknown_words:
+                body["unknown_words"] = self.phone_diff.unknown_words
+        else:
+            body |= {"reason": "unparseable_output", "detail": self.failure, "raw_output": self.raw_output}
+        if self.flags:
+            body["flags"] = list(self.flags)
+        return body | self.extra
+
+
+def assess(
+    reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon
+) -> Assessment:
+    """Turn a parsed model answer into an assessment with its phone-level diff."""
+    if isinstance(parsed, ParseFailure):
+        return Assessment(None, None, raw_output, failure=parsed.reason, flags=parsed.flags)
+    phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
+    flags = parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words)
+    return Assessment(parsed, phone_diff, raw_output, flags=flags)
