@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models, sessions, idempotent upserts and report queries."""

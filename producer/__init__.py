@@ -1,0 +1,1 @@
+"""The enqueue side: the client library, manifests, uploads, and ratings imports."""

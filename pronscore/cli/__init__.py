@@ -1,0 +1,1 @@
+"""The `pronscore` command line."""

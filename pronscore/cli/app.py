@@ -1,0 +1,22 @@
+"""The `pronscore` entry point: one Typer app assembling the command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from pronscore.cli import db, ratings, report, sample
+
+app = typer.Typer(
+    help="pronscore: batch pronunciation assessment for English learners.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(sample.app, name="sample")
+app.command("report")(report.report)
+app.command("import-ratings")(ratings.import_ratings_command)
+
+
+def main() -> None:
+    app()

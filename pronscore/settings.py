@@ -1,0 +1,70 @@
+"""One settings object for every process, read from `PRONSCORE_*` variables and `.env`."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TaskFormatName = Literal["joint-v1", "paper"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PRONSCORE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/pronscore",
+        description="SQLAlchemy URL of the PostgreSQL database (postgresql+psycopg://).",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis).")
+
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint; empty means AWS S3 itself."
+    )
+    s3_region: str = Field("us-east-1", description="S3 region name.")
+    s3_bucket: str = Field("pronscore-audio", description="Bucket that holds uploaded recordings.")
+    s3_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    s3_path_style: bool = Field(
+        True, description="Address buckets by path (most self-hosted S3 servers need this)."
+    )
+
+    model: str = Field(
+        "microsoft/Phi-4-multimodal-instruct",
+        description="Base model: a Hugging Face id or a local directory.",
+    )
+    model_revision: str | None = Field(
+        "refs/pr/70",
+        description="Hub revision of the base model (the transformers-native weights); "
+        "ignored for local directories.",
+    )
+    adapter: str | None = Field(
+        None, description="Directory of a fine-tuned speech LoRA adapter (peft format)."
+    )
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
+    )
+    task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
+
+    batch_audio_seconds: float = Field(
+        384.0, gt=0, description="Audio seconds per batch, the unit of queued work."
+    )
+    max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
+    max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
+    lease_seconds: int = Field(
+        900, ge=30, description="How long a worker owns a claimed batch before a sweep may retake it."
+    )
+    visibility_timeout_seconds: int = Field(
+        7200, ge=60, description="Redis visibility timeout; must exceed the longest batch."
+    )
+    sweep_interval_seconds: int = Field(300, ge=10, description="How often Celery beat runs the sweep.")
+    metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

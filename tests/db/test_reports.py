@@ -1,0 +1,167 @@
+"""Each report on hand-built rows returns the numbers computed by hand in the comments."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session
+
+from db.models import Batch, BatchStatus, RecordingStatus, Run
+from db.reports import ReportError, ReportFilters, run_report
+from db.upserts import upsert_model_version
+from tests.factories import add_assessment, add_recording, scored, unparseable
+
+
+def at(day: int, month: int = 9, hour: int = 9) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def progress_rows(session: Session) -> Session:
+    # Learner A, class c1: week of Mon 7 Sep: totals 6 and 7 (mean 6.5); no recording in the
+    # week of 14 Sep; week of 21 Sep: one recording, plus one the model could not read.
+    add_assessment(session, add_recording(session, "a1", "A", "c1", at(7)), "m1", scored((6, 7, 6, 6)))
+    add_assessment(session, add_recording(session, "a2", "A", "c1", at(9)), "m1", scored((8, 7, 8, 7)))
+    add_assessment(session, add_recording(session, "a3", "A", "c1", at(22)), "m1", scored((9, 8, 7, 8)))
+    add_assessment(session, add_recording(session, "a4", "A", "c1", at(23)), "m1", unparseable())
+    # Learner B, class c1: a single recording on Wed 16 Sep.
+    add_assessment(session, add_recording(session, "b1", "B", "c1", at(16)), "m1", scored((5, 5, 5, 5)))
+    # Learner C, class c2, rated by a human only.
+    add_assessment(session, add_recording(session, "c1", "C", "c2", at(8)), "human:t", scored((4, 4, 4, 4)))
+    return session
+
+
+def _progress(session: Session, **filters) -> list[tuple]:
+    result = run_report(session, "learner-progress", ReportFilters(**filters))
+    return [
+        (
+            r["learner_id"],
+            r["iso_week"],
+            r["recordings"],
+            r["accuracy"],
+            r["fluency"],
+            r["prosodic"],
+            r["total"],
+            r["accuracy_change"],
+            r["total_change"],
+        )
+        for r in result.rows
+    ]
+
+
+D = Decimal
+
+
+def test_learner_progress_by_week_with_gap_and_single_recording(progress_rows: Session) -> None:
+    assert _progress(progress_rows, class_id="c1") == [
+        ("A", "2026-W37", 2, D("7.00"), D("7.00"), D("7.00"), D("6.50"), D("0.00"), D("0.00")),
+        ("A", "2026-W38", 0, None, None, None, None, None, None),
+        ("A", "2026-W39", 1, D("9.00"), D("8.00"), D("7.00"), D("8.00"), D("2.00"), D("1.50")),
+        ("B", "2026-W38", 1, D("5.00"), D("5.00"), D("5.00"), D("5.00"), D("0.00"), D("0.00")),
+    ]
+
+
+def test_learner_progress_filters(progress_rows: Session) -> None:
+    assert [r[:3] for r in _progress(progress_rows, learner_id="A", since=date(2026, 9, 15))] == [
+        ("A", "2026-W38", 0),
+        ("A", "2026-W39", 1),
+    ]
+    assert [r[:3] for r in _progress(progress_rows, model="human:t")] == [("C", "2026-W37", 1)]
+    assert _progress(progress_rows, class_id="nope") == []
+
+
+@pytest.fixture
+def confusion_rows(session: Session) -> Session:
+    when = at(7)
+    rows = [
+        ("r1", "c1", [("BEAR", "B EH R")], "B AE"),  # EH->AE, R deleted
+        ("r2", "c1", [("BED", "B EH D")], "B AE D"),  # EH->AE
+        ("r3", "c1", [("RED", "R EH D")], "R EH"),  # D deleted
+        ("r4", "c1", [("TEN", "T EH N")], "T EH N"),  # all correct
+        ("r5", "c2", [("TEN", "T EH N")], "D EH N"),  # T->D
+    ]
+    for source, class_id, words, heard in rows:
+        recording = add_recording(session, source, f"learner-{source}", class_id, when)
+        add_assessment(session, recording, "m1", scored((7, 7, 7, 7), words, heard))
+    add_assessment(session, add_recording(session, "r6", "x", "c1", when), "m1", unparseable())
+    return session
+
+
+def test_class_weak_phones_counts_rates_and_ties(confusion_rows: Session) -> None:
+    result = run_report(confusion_rows, "class-weak-phones", ReportFilters())
+    got = [
+        (
+            r["rank"],
+            r["class_id"],
+            r["expected"],
+            r["actual"],
+            r["op"],
+            r["occurrences"],
+            r["expected_count"],
+            r["rate"],
+        )
+        for r in result.rows
+    ]
+    # c1: EH occurs 4 times, 2 of them as AE; R occurs twice (r1, r3) and D twice (r2, r3),
+    # each deleted once: a tie at rank 2, ordered by phone.
+    assert got == [
+        (1, "c1", "EH", "AE", "substitution", 2, 4, D("0.5000")),
+        (2, "c1", "D", None, "deletion", 1, 2, D("0.5000")),
+        (2, "c1", "R", None, "deletion", 1, 2, D("0.5000")),
+        (1, "c2", "T", "D", "substitution", 1, 1, D("1.0000")),
+    ]
+
+
+def test_class_weak_phones_top_and_class_filter(confusion_rows: Session) -> None:
+    top_one = run_report(confusion_rows, "class-weak-phones", ReportFilters(class_id="c1", top=1))
+    assert [(r["expected"], r["actual"]) for r in top_one.rows] == [("EH", "AE")]
+    later = run_report(confusion_rows, "class-weak-phones", ReportFilters(since=date(2026, 9, 14)))
+    assert later.rows == []
+
+
+def test_run_summary_counts_failures_hours_and_rate(session: Session) -> None:
+    model_id = upsert_model_version(session, "m1")
+    night = Run(name="night-1", model_version_id=model_id)
+    empty = Run(name="night-2", model_version_id=model_id)
+    session.add_all([night, empty])
+    session.flush()
+    session.add(
+        Batch(
+            run_id=night.id,
+            status=BatchStatus.done,
+            started_at=at(1, 10, 10),
+            finished_at=at(1, 10, 10).replace(second=10),
+        )
+    )
+    add_recording(
+        session, "x1", "A", "c1", at(1), run_id=night.id, duration=1800, status=RecordingStatus.scored
+    )
+    for source, reason in (("x2", "audio_unreadable"), ("x3", "object_missing")):
+        add_recording(
+            session,
+            source,
+            "A",
+            "c1",
+            at(1),
+            run_id=night.id,
+            duration=2700,
+            status=RecordingStatus.failed,
+            failure_reason=reason,
+        )
+    rows = {r["run"]: r for r in run_report(session, "run-summary", ReportFilters()).rows}
+    first = rows["night-1"]
+    # 1800 + 2700 + 2700 s = 2 hours; 1 recording scored in the 10 s between first start and last finish.
+    assert (first["recordings"], first["scored"], first["failed"], first["queued"]) == (3, 1, 2, 0)
+    assert first["failures"] == {"audio_unreadable": 1, "object_missing": 1}
+    assert first["audio_hours"] == D("2.0000")
+    assert first["recordings_per_second"] == D("0.100")
+    assert first["model"] == "m1"
+    second = rows["night-2"]
+    assert (second["recordings"], second["failures"], second["recordings_per_second"]) == (0, {}, None)
+
+
+def test_unknown_report_and_unsupported_filter_are_named(session: Session) -> None:
+    with pytest.raises(ReportError, match=r"unknown report 'weekly'.*learner-progress"):
+        run_report(session, "weekly", ReportFilters())
+    with pytest.raises(ReportError, match="run-summary does not take --class, --learner"):
+        run_report(session, "run-summary", ReportFilters(class_id="c1", learner_id="A"))

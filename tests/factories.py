@@ -1,0 +1,72 @@
+"""Builders for hand-made rows, through the same upserts the product uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from db.models import Recording, RecordingStatus
+from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
+from scoring.assessment import Assessment
+from scoring.lexicon import WordEntry
+from scoring.mdd import diff
+from scoring.parsing import ModelAnswer
+
+
+def add_recording(
+    session: Session,
+    source_id: str,
+    learner: str,
+    class_id: str | None,
+    submitted_at: datetime,
+    *,
+    run_id: int | None = None,
+    duration: float | None = 3.0,
+    status: RecordingStatus = RecordingStatus.queued,
+    failure_reason: str | None = None,
+) -> int:
+    recording_id, _ = upsert_recording(
+        session,
+        source_id=source_id,
+        sha256=f"sha-{source_id}",
+        learner_id=upsert_learner(session, learner, class_id),
+        class_id=class_id,
+        storage_uri=f"s3://bucket/{source_id}",
+        reference_text="TEXT",
+        submitted_at=submitted_at,
+        duration_seconds=duration,
+        run_id=run_id,
+    )
+    session.execute(
+        update(Recording)
+        .where(Recording.id == recording_id)
+        .values(status=status, failure_reason=failure_reason)
+    )
+    return recording_id
+
+
+def scored(
+    scores: Sequence[int],
+    words: Sequence[tuple[str, str]] = (),
+    heard: str = "",
+) -> Assessment:
+    """An assessment with the given (accuracy, fluency, prosodic, total), reference words
+    given as (text, canonical phones) and the phones heard."""
+    entries = [WordEntry(text, (tuple(phones.split()),)) for text, phones in words]
+    answer = ModelAnswer(
+        scores=dict(zip(("accuracy", "fluency", "prosodic", "total"), scores, strict=True)),
+        word_transcript=" ".join(text for text, _ in words),
+        phoneme_transcript=heard,
+    )
+    return Assessment(answer, diff(entries, heard.split()), raw_output="{}")
+
+
+def unparseable() -> Assessment:
+    return Assessment(None, None, raw_output="I think it sounds fine.", failure="missing accuracy")
+
+
+def add_assessment(session: Session, recording_id: int, model: str, assessment: Assessment) -> int:
+    return upsert_assessment(session, recording_id, upsert_model_version(session, model), assessment)
