@@ -1,9 +1,9 @@
 """Edit-distance alignment of phone sequences.
 
-Among the alignments with the fewest edits we prefer those whose substitutions stay within
-a phone class (vowel for vowel, consonant for consonant), which is how a learner's error
-is usually attributed: `B EH R` heard as `B AE` is EH->AE with R deleted, not EH deleted
-and R->AE.
+The alignment has the fewest edits. Among those, it prefers substitutions between similar
+phones (`substitution_penalty`), so `B EH R` heard as `B AE` is EH->AE with R deleted, not
+EH deleted and R->AE. Remaining ties keep matches, then put substitutions before deletions,
+as speechocean762's annotators mark them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scoring.phones import same_class
+from scoring.phones import MAX_SUBSTITUTION_PENALTY, substitution_penalty
 
 
 class Op(StrEnum):
@@ -34,8 +34,13 @@ class Edit:
 def align(expected: Sequence[str], actual: Sequence[str]) -> list[Edit]:
     """Minimum-edit alignment of `actual` against `expected`, as a list of operations in order."""
     n, m = len(expected), len(actual)
-    # Cost is (edits, cross-class substitutions) packed into one integer, edits first.
-    scale = n + m + 1
+    # Cost is (edits, summed substitution penalties) packed into one integer, edits first.
+    scale = MAX_SUBSTITUTION_PENALTY * (n + m) + 1
+
+    def diagonal(i: int, j: int) -> int:
+        a, b = expected[i - 1], actual[j - 1]
+        return 0 if a == b else scale + substitution_penalty(a, b)
+
     cost = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(1, n + 1):
         cost[i][0] = i * scale
@@ -43,27 +48,24 @@ def align(expected: Sequence[str], actual: Sequence[str]) -> list[Edit]:
         cost[0][j] = j * scale
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            a, b = expected[i - 1], actual[j - 1]
-            diagonal = 0 if a == b else scale + (0 if same_class(a, b) else 1)
             cost[i][j] = min(
-                cost[i - 1][j - 1] + diagonal,
-                cost[i - 1][j] + scale,
-                cost[i][j - 1] + scale,
+                cost[i - 1][j - 1] + diagonal(i, j), cost[i - 1][j] + scale, cost[i][j - 1] + scale
             )
     edits: list[Edit] = []
     i, j = n, m
     while i > 0 or j > 0:
-        if i > 0 and j > 0:
-            a, b = expected[i - 1], actual[j - 1]
-            diagonal = 0 if a == b else scale + (0 if same_class(a, b) else 1)
-            if cost[i][j] == cost[i - 1][j - 1] + diagonal:
-                op = Op.match if a == b else Op.substitution
-                edits.append(Edit(op, a, b, i - 1, j - 1))
-                i, j = i - 1, j - 1
-                continue
-        if i > 0 and cost[i][j] == cost[i - 1][j] + scale:
+        # Walking back from the end: a match, else a deletion, else a substitution, else an
+        # insertion, whichever lies on a cheapest path.
+        on_diagonal = i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + diagonal(i, j)
+        if on_diagonal and expected[i - 1] == actual[j - 1]:
+            edits.append(Edit(Op.match, expected[i - 1], actual[j - 1], i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i > 0 and cost[i][j] == cost[i - 1][j] + scale:
             edits.append(Edit(Op.deletion, expected[i - 1], None, i - 1, None))
             i -= 1
+        elif on_diagonal:
+            edits.append(Edit(Op.substitution, expected[i - 1], actual[j - 1], i - 1, j - 1))
+            i, j = i - 1, j - 1
         else:
             edits.append(Edit(Op.insertion, None, actual[j - 1], None, j - 1))
             j -= 1

@@ -54,12 +54,14 @@ class Lexicon:
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> Lexicon:
-        """Parse `WORD PH1 PH2 ...` lines (CMUdict and Kaldi styles, `WORD(2)` variants, `;;;` comments)."""
+        """Parse `WORD PH1 PH2 ...` lines (CMUdict and Kaldi styles, `WORD(2)` variants,
+        `;;;` comment lines and `#` trailing comments)."""
         lexicon = cls({})
         for line in lines:
-            if not line.strip() or line.startswith(";;;"):
+            content = line.split("#", 1)[0]
+            if not content.strip() or content.startswith(";;;"):
                 continue
-            word, *phones = line.split()
+            word, *phones = content.split()
             lexicon.add(word.split("(")[0], phones)
         return lexicon
 

@@ -1,0 +1,87 @@
+import pytest
+
+from scoring.formats import SCORE_FIELDS, TRANSCRIPT_FIELDS
+from scoring.parsing import ModelAnswer, ParseFailure, parse_outputs
+
+JOINT = [SCORE_FIELDS + TRANSCRIPT_FIELDS]
+GOOD = {"accuracy": 7, "fluency": 8, "prosodic": 7, "total": 7}
+
+CASES = [
+    (
+        "double-quoted JSON",
+        '{"accuracy": 7, "fluency": 8, "prosodic": 7, "total": 7, "word_transcript": "we call it bear",'
+        ' "phoneme_transcript": "W IY K AO L IH T B EH R"}',
+        ModelAnswer(GOOD, "WE CALL IT BEAR", "W IY K AO L IH T B EH R"),
+    ),
+    (
+        "single quotes and an apostrophe inside",
+        "{'accuracy': 7, 'fluency': 8, 'prosodic': 7, 'total': 7, 'word_transcript': 'LET'S GO',"
+        " 'phoneme_transcript': 'L EH T S G OW'}",
+        ModelAnswer(GOOD, "LET'S GO", "L EH T S G OW", ("salvaged",)),
+    ),
+    (
+        "code fence, prose around, floats, stress digits",
+        'Here is my assessment:\n```json\n{"accuracy": 7.0, "fluency": 8, "prosodic": 6.6, "total": 7,'
+        ' "word_transcript": "GO", "phoneme_transcript": "G OW1"}\n```\nLet me know!',
+        ModelAnswer({**GOOD, "prosodic": 7}, "GO", "G OW", ("rounded:prosodic",)),
+    ),
+    (
+        "scores 11 and -1 are clipped and flagged",
+        '{"accuracy": 11, "fluency": -1, "prosodic": 7, "total": 7, "word_transcript": "GO",'
+        ' "phoneme_transcript": "G OW"}',
+        ModelAnswer(
+            {**GOOD, "accuracy": 10, "fluency": 0}, "GO", "G OW", ("clipped:accuracy", "clipped:fluency")
+        ),
+    ),
+    (
+        "unknown phone symbols become <unk>",
+        '{"accuracy": 7, "fluency": 8, "prosodic": 7, "total": 7, "word_transcript": "GO",'
+        ' "phoneme_transcript": "G AX <UNK>"}',
+        ModelAnswer(GOOD, "GO", "G <unk> <unk>"),
+    ),
+    (
+        "truncated mid-JSON",
+        '{"accuracy": 7, "fluency": 8, "prosodic": 7, "total": 7, "word_transcript": "WE CALL", "phoneme_tr',
+        ParseFailure("missing phoneme_transcript", "", ("salvaged",)),
+    ),
+    (
+        "prose only",
+        "The pronunciation is quite good overall.",
+        ParseFailure("missing " + ", ".join(JOINT[0]), ""),
+    ),
+    (
+        "missing total",
+        '{"accuracy": 7, "fluency": 8, "prosodic": 7, "word_transcript": "GO", "phoneme_transcript": "G OW"}',
+        ParseFailure("missing total", ""),
+    ),
+    ("empty output", "", ParseFailure("missing " + ", ".join(JOINT[0]), "")),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_parser_reads_what_models_emit(raw: str, expected: ModelAnswer | ParseFailure) -> None:
+    result = parse_outputs([raw], JOINT)
+    if isinstance(expected, ParseFailure):
+        assert isinstance(result, ParseFailure)
+        assert (result.reason, result.flags) == (expected.reason, expected.flags)
+        assert result.raw == raw
+    else:
+        assert result == expected
+
+
+def test_paper_format_merges_two_generations() -> None:
+    apa = "{'accuracy': 6, 'fluency': 7, 'prosodic': 7, 'total': 6}"
+    mdd = "{'word_transcript': 'WE CALL IT BEAR', 'phoneme_transcript': 'W IY K AO L IH T B EH'}"
+    result = parse_outputs([apa, mdd], [SCORE_FIELDS, TRANSCRIPT_FIELDS])
+    assert isinstance(result, ModelAnswer)
+    assert result.scores == {"accuracy": 6, "fluency": 7, "prosodic": 7, "total": 6}
+    assert result.phones[-2:] == ["B", "EH"]
+
+
+def test_paper_format_failure_keeps_both_raw_outputs() -> None:
+    result = parse_outputs(
+        ["no scores", "{'word_transcript': 'A', 'phoneme_transcript': 'AH'}"],
+        [SCORE_FIELDS, TRANSCRIPT_FIELDS],
+    )
+    assert isinstance(result, ParseFailure)
+    assert "no scores" in result.raw and "word_transcript" in result.raw
