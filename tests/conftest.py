@@ -16,6 +16,8 @@ from db.session import get_engine, session_scope
 from migrations import alembic_config
 from pronscore.settings import get_settings
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for a model hub
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "speechocean762-sample"
 ADMIN_DSN = os.environ.get("PRONSCORE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -60,3 +62,31 @@ def clean_db(database_url: str) -> Iterator[str]:
 def session(clean_db: str) -> Iterator[Session]:
     with session_scope(clean_db) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint, taught the answer format, written once per test session."""
+    from training.tiny import write_tiny_checkpoint
+
+    path = tmp_path_factory.mktemp("tiny-model")
+    write_tiny_checkpoint(path, SAMPLE_DIR / "labels.jsonl", teach_steps=200)
+    return path
+
+
+@pytest.fixture(scope="session")
+def untaught_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint with pure random weights: its outputs vary with the input and never parse."""
+    from training.tiny import write_tiny_checkpoint
+
+    path = tmp_path_factory.mktemp("untaught-model")
+    write_tiny_checkpoint(path, SAMPLE_DIR / "labels.jsonl", teach_steps=0)
+    return path
+
+
+def sample_wav(index: int = 0) -> tuple[Path, str]:
+    """A sample recording and its reference text."""
+    import json
+
+    label = json.loads((SAMPLE_DIR / "labels.jsonl").read_text().splitlines()[index])
+    return SAMPLE_DIR / label["audio"], label["text"]

@@ -1,0 +1,82 @@
+"""`pronscore model tiny` and `pronscore score`: the model, outside the queue."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from producer.sample import DEFAULT_SAMPLE_DIR
+from pronscore.cli.common import console, err_console, fail, settings
+from scoring.audio import AudioError, decode
+
+app = typer.Typer(help="Model checkpoints.", no_args_is_help=True)
+
+MEANINGLESS_NOTE = (
+    "this is the tiny test checkpoint: its scores and transcripts mean nothing. "
+    "Point PRONSCORE_MODEL at Phi-4-multimodal-instruct and PRONSCORE_ADAPTER at a trained adapter "
+    "(see 'Train your adapter' in the README) for real assessments."
+)
+
+
+@app.command("tiny")
+def tiny(
+    out: Path = typer.Argument(..., help="Directory to write the checkpoint to."),
+    teach_steps: int = typer.Option(200, min=0, help="Steps teaching the answer format (0: pure noise)."),
+    labels: Path = typer.Option(
+        DEFAULT_SAMPLE_DIR / "labels.jsonl", help="Labels whose answers it imitates."
+    ),
+) -> None:
+    """Write a tiny random-weight Phi-4-multimodal checkpoint for tests and smoke runs."""
+    from training.tiny import write_tiny_checkpoint
+
+    loss = write_tiny_checkpoint(out, labels if labels.is_file() else None, teach_steps=teach_steps)
+    taught = f", answer format taught to loss {loss:.2f}" if loss is not None else ""
+    console.print(f"tiny checkpoint written to {out}{taught}", highlight=False)
+    err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
+
+
+def score(
+    audio: list[Path] = typer.Argument(..., help="Audio files (any format soundfile reads)."),
+    text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
+    model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
+    adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
+    task_format: str | None = typer.Option(None, "--format", help="joint-v1 or paper."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Score audio files in-process, one assessment JSON per line on stdout."""
+    from worker.engine.phi4mm import Phi4Engine, ScoringItem, engine_config_from_settings
+
+    config = engine_config_from_settings(
+        settings(), model=model, adapter=adapter, task_format=task_format, device=device
+    )
+    try:
+        engine = Phi4Engine(config)
+    except (OSError, ValueError) as error:
+        fail(f"cannot load the model: {error}")
+    if engine.meaningless:
+        err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
+    failures = 0
+    readable: list[tuple[Path, ScoringItem]] = []
+    for path in audio:
+        try:
+            samples = decode(path.read_bytes(), settings().max_audio_seconds)
+        except (AudioError, OSError) as error:
+            failures += 1
+            reason = error.reason if isinstance(error, AudioError) else "audio_unreadable"
+            detail = error.detail if isinstance(error, AudioError) else str(error)
+            print(json.dumps({"recording_id": path.stem, "audio": str(path), "status": "failed",
+                              "reason": reason, "detail": detail}))  # fmt: skip
+            err_console.print(f"[red]{path}[/]: {reason}: {detail}", highlight=False)
+            continue
+        readable.append((path, ScoringItem(samples, text)))
+    for (path, _), assessment in zip(readable, engine.score([item for _, item in readable]), strict=True):
+        failures += not assessment.scored
+        body = {"recording_id": path.stem, "audio": str(path), **assessment.to_dict()}
+        body["model"] = engine.version.to_dict()
+        print(json.dumps(body))
+    sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,71 @@
+"""Audio intake: any file soundfile reads, at any rate and channel count, to 16 kHz mono float32.
+
+Works on bytes already in memory (fetched from the store), so it does no I/O of its own.
+Failures carry a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+SAMPLE_RATE = 16_000
+SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above this is speech
+
+
+class AudioError(ValueError):
+    """A recording that cannot be scored, with one of the documented failure reasons."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    seconds: float
+    sample_rate: int
+    channels: int
+
+
+def probe(data: bytes) -> AudioInfo:
+    """Duration and format from the header, without decoding the samples."""
+    if not data:
+        raise AudioError("audio_empty", "the file has no bytes")
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        why = getattr(error, "error_string", None) or str(error)
+        raise AudioError(
+            "audio_unreadable", f"not a readable audio file ({why.lower().rstrip('.')})"
+        ) from None
+    if info.frames <= 0:
+        raise AudioError("audio_empty", "the file holds no samples")
+    return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
+
+
+def decode(data: bytes, max_seconds: float) -> np.ndarray:
+    """16 kHz mono float32 samples of a recording, or an `AudioError`."""
+    info = probe(data)
+    if info.seconds > max_seconds:
+        raise AudioError("audio_too_long", f"{info.seconds:.1f} s is over the {max_seconds:g} s limit")
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        why = getattr(error, "error_string", None) or str(error)
+        raise AudioError("audio_unreadable", f"decoding failed ({why.lower().rstrip('.')})") from None
+    mono = samples.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
+    if not np.isfinite(mono).all():
+        raise AudioError("audio_unreadable", "the samples contain NaN or infinite values")
+    if mono.size == 0:
+        raise AudioError("audio_empty", "the file holds no samples")
+    if float(np.abs(mono).max()) < SILENCE_PEAK:
+        raise AudioError("audio_silent", "the recording is silent (peak below -60 dBFS)")
+    return np.ascontiguousarray(mono, dtype=np.float32)

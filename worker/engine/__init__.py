@@ -1,0 +1,1 @@
+"""Model engines: from audio and a reference sentence to model answers."""
