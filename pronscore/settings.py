@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
     max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
     lease_seconds: int = Field(
-        900, ge=30, description="How long a worker owns a claimed batch before a sweep may retake it."
+        900, ge=5, description="How long a worker owns a claimed batch before a sweep may retake it."
     )
     visibility_timeout_seconds: int = Field(
         7200, ge=60, description="Redis visibility timeout; must exceed the longest batch."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pronscore.cli import db, model, ratings, report, sample
+from pronscore.cli import db, model, queue, ratings, report, sample
 
 app = typer.Typer(
     help="pronscore: batch pronunciation assessment for English learners.",
@@ -16,6 +16,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(sample.app, name="sample")
 app.add_typer(model.app, name="model")
 app.command("score")(model.score)
+app.command("enqueue")(queue.enqueue)
+app.command("worker")(queue.worker)
+app.command("status")(queue.status)
+app.command("sweep")(queue.sweep)
 app.command("report")(report.report)
 app.command("import-ratings")(ratings.import_ratings_command)
 

@@ -26,6 +26,7 @@ from transformers.utils import logging as hf_logging
 
 from scoring.assessment import Assessment, assess
 from scoring.audio import SAMPLE_RATE
+from scoring.batching import form_batches
 from scoring.formats import AUDIO_PLACEHOLDER, TaskFormat, get_format
 from scoring.lexicon import Lexicon, default_lexicon
 from scoring.parsing import parse_outputs
@@ -271,17 +272,9 @@ class Phi4Engine:
 
     def batches(self, items: Sequence[ScoringItem]) -> list[list[int]]:
         """Indices of `items`, sorted by length and cut into batches of at most the audio budget."""
-        order = sorted(range(len(items)), key=lambda i: items[i].seconds)
-        batches: list[list[int]] = []
-        seconds = 0.0
-        for index in order:
-            if batches and seconds + items[index].seconds <= self.config.batch_audio_seconds:
-                batches[-1].append(index)
-                seconds += items[index].seconds
-            else:
-                batches.append([index])
-                seconds = items[index].seconds
-        return batches
+        return form_batches(
+            [(i, item.seconds) for i, item in enumerate(items)], self.config.batch_audio_seconds
+        )
 
     def generate(self, items: Sequence[ScoringItem]) -> tuple[list[list[str]], list[float]]:
         """Raw generations per item (one per turn of the task format) and milliseconds per item."""
