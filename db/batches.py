@@ -119,9 +119,7 @@ def mark_enqueued(session: Session, batch_ids: list[int]) -> None:
 def pending_work(session: Session) -> int:
     """Batches queued or running: zero means a draining worker may stop."""
     return session.execute(
-        select(func.count())
-        .select_from(Batch)
-        .where(Batch.status.in_([BatchStatus.queued, BatchStatus.running]))
+        select(func.count()).select_from(Batch).where(Batch.status.in_([BatchStatus.queued, BatchStatus.running]))
     ).scalar_one()
 
 

@@ -122,9 +122,7 @@ class Batch(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    status: Mapped[BatchStatus] = mapped_column(
-        _enum(BatchStatus, "batch_status"), default=BatchStatus.queued
-    )
+    status: Mapped[BatchStatus] = mapped_column(_enum(BatchStatus, "batch_status"), default=BatchStatus.queued)
     audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     lease_owner: Mapped[str | None] = mapped_column(Text)
     lease_expires_at: Mapped[datetime | None]

@@ -80,18 +80,14 @@ def upsert_recording(
         index_elements=[Recording.source_id, Recording.sha256],
         set_={
             "storage_uri": keep_stored,
-            "duration_seconds": func.coalesce(
-                Recording.duration_seconds, statement.excluded.duration_seconds
-            ),
+            "duration_seconds": func.coalesce(Recording.duration_seconds, statement.excluded.duration_seconds),
         },
     ).returning(Recording.id, literal_column("xmax = 0"))
     recording_id, inserted = session.execute(statement).one()
     return recording_id, inserted
 
 
-def upsert_assessment(
-    session: Session, recording_id: int, model_version_id: int, assessment: DomainAssessment
-) -> int:
+def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: DomainAssessment) -> int:
     """Write one assessment and its phone diffs; a replay rewrites the same rows."""
     answer = assessment.answer
     values: dict[str, Any] = {
@@ -142,12 +138,7 @@ def upsert_phone_diffs(session: Session, assessment_id: int, rows: Sequence[dict
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[PhoneDiff.assessment_id, PhoneDiff.position],
-                set_={
-                    name: statement.excluded[name]
-                    for name in ("word_index", "word", "expected", "actual", "op")
-                },
+                set_={name: statement.excluded[name] for name in ("word_index", "word", "expected", "actual", "op")},
             )
         )
-    session.execute(
-        delete(PhoneDiff).where(PhoneDiff.assessment_id == assessment_id, PhoneDiff.position >= len(rows))
-    )
+    session.execute(delete(PhoneDiff).where(PhoneDiff.assessment_id == assessment_id, PhoneDiff.position >= len(rows)))

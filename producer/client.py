@@ -65,9 +65,7 @@ class ScoringClient:
 
     # Enqueue ---------------------------------------------------------------------------
 
-    def enqueue_manifest(
-        self, path: Path, run: str | None = None, progress: Progress | None = None
-    ) -> EnqueueResult:
+    def enqueue_manifest(self, path: Path, run: str | None = None, progress: Progress | None = None) -> EnqueueResult:
         """Enqueue a CSV or JSON Lines manifest; bad rows are returned, good rows go in."""
         validated = read_manifest(path)
         return self._enqueue(validated.submissions, validated.errors, run, progress)
@@ -168,9 +166,7 @@ class ScoringClient:
             batch = Batch(run_id=run_id, audio_seconds=sum(waiting[m] or 0.0 for m in members))
             session.add(batch)
             session.flush()
-            session.execute(
-                update(Recording).where(Recording.id.in_(members)).values(batch_id=batch.id, run_id=run_id)
-            )
+            session.execute(update(Recording).where(Recording.id.in_(members)).values(batch_id=batch.id, run_id=run_id))
             result.batches.append(batch.id)
         return result
 
@@ -180,9 +176,7 @@ class ScoringClient:
         try:
             send_batches(make_celery(self.settings), batch_ids)
         except (BrokerError, OSError) as error:
-            log.warning(
-                "could not send %d batches (%s); `pronscore sweep` will send them", len(batch_ids), error
-            )
+            log.warning("could not send %d batches (%s); `pronscore sweep` will send them", len(batch_ids), error)
             return False
         with session_scope(self.settings.database_url) as session:
             mark_enqueued(session, batch_ids)

@@ -78,9 +78,7 @@ def _recording_for(session: Session, record: dict, utterance: RatedUtterance, ba
         return existing, False
     audio = (base / utterance.audio) if utterance.audio else None
     if audio is None or not audio.is_file():
-        raise LabelError(
-            f"recording {source_id!r} is not registered and its audio {utterance.audio!r} is missing"
-        )
+        raise LabelError(f"recording {source_id!r} is not registered and its audio {utterance.audio!r} is missing")
     learner = str(record.get("learner_id") or utterance.speaker)
     class_id = record.get("class_id")
     return upsert_recording(

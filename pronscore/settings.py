@@ -20,16 +20,12 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis).")
 
-    s3_endpoint_url: str | None = Field(
-        None, description="S3-compatible endpoint; empty means AWS S3 itself."
-    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint; empty means AWS S3 itself.")
     s3_region: str = Field("us-east-1", description="S3 region name.")
     s3_bucket: str = Field("pronscore-audio", description="Bucket that holds uploaded recordings.")
     s3_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
     s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
-    s3_path_style: bool = Field(
-        True, description="Address buckets by path (most self-hosted S3 servers need this)."
-    )
+    s3_path_style: bool = Field(True, description="Address buckets by path (most self-hosted S3 servers need this).")
 
     model: str = Field(
         "microsoft/Phi-4-multimodal-instruct",
@@ -37,21 +33,16 @@ class Settings(BaseSettings):
     )
     model_revision: str | None = Field(
         "refs/pr/70",
-        description="Hub revision of the base model (the transformers-native weights); "
-        "ignored for local directories.",
+        description="Hub revision of the base model (the transformers-native weights); ignored for local directories.",
     )
-    adapter: str | None = Field(
-        None, description="Directory of a fine-tuned speech LoRA adapter (peft format)."
-    )
+    adapter: str | None = Field(None, description="Directory of a fine-tuned speech LoRA adapter (peft format).")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
     )
     task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
 
-    batch_audio_seconds: float = Field(
-        384.0, gt=0, description="Audio seconds per batch, the unit of queued work."
-    )
+    batch_audio_seconds: float = Field(384.0, gt=0, description="Audio seconds per batch, the unit of queued work.")
     max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
     max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
     lease_seconds: int = Field(

@@ -62,9 +62,7 @@ class AudioStore:
             endpoint_url=s.s3_endpoint_url or None,
             region_name=s.s3_region,
             aws_access_key_id=s.s3_access_key_id.get_secret_value() if s.s3_access_key_id else None,
-            aws_secret_access_key=s.s3_secret_access_key.get_secret_value()
-            if s.s3_secret_access_key
-            else None,
+            aws_secret_access_key=s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else None,
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if s.s3_path_style else "auto"},

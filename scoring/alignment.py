@@ -48,9 +48,7 @@ def align(expected: Sequence[str], actual: Sequence[str]) -> list[Edit]:
         cost[0][j] = j * scale
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            cost[i][j] = min(
-                cost[i - 1][j - 1] + diagonal(i, j), cost[i - 1][j] + scale, cost[i][j - 1] + scale
-            )
+            cost[i][j] = min(cost[i - 1][j - 1] + diagonal(i, j), cost[i - 1][j] + scale, cost[i][j - 1] + scale)
     edits: list[Edit] = []
     i, j = n, m
     while i > 0 or j > 0:

@@ -44,9 +44,7 @@ class Assessment:
         return body | self.extra
 
 
-def assess(
-    reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon
-) -> Assessment:
+def assess(reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon) -> Assessment:
     """Turn a parsed model answer into an assessment with its phone-level diff."""
     if isinstance(parsed, ParseFailure):
         return Assessment(None, None, raw_output, failure=parsed.reason, flags=parsed.flags)

@@ -41,9 +41,7 @@ def probe(data: bytes) -> AudioInfo:
         info = soundfile.info(io.BytesIO(data))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         why = getattr(error, "error_string", None) or str(error)
-        raise AudioError(
-            "audio_unreadable", f"not a readable audio file ({why.lower().rstrip('.')})"
-        ) from None
+        raise AudioError("audio_unreadable", f"not a readable audio file ({why.lower().rstrip('.')})") from None
     if info.frames <= 0:
         raise AudioError("audio_empty", "the file holds no samples")
     return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -15,6 +17,9 @@ from sqlalchemy.orm import Session
 from db.session import get_engine, session_scope
 from migrations import alembic_config
 from pronscore.settings import get_settings
+
+if TYPE_CHECKING:
+    from tests.pipeline import S3Server, WorkerProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for a model hub
 
@@ -90,3 +95,56 @@ def sample_wav(index: int = 0) -> tuple[Path, str]:
 
     label = json.loads((SAMPLE_DIR / "labels.jsonl").read_text().splitlines()[index])
     return SAMPLE_DIR / label["audio"], label["text"]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    from tests.pipeline import S3Server
+
+    server = S3Server.start(tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    from tests.pipeline import WorkerProcess
+
+    worker = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def pipeline_env(
+    clean_db: str, s3_server: S3Server, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Settings of producer and worker in integration tests: the test database, Redis database
+    14 (emptied), a fresh bucket on the session's S3 server, and the tiny model."""
+    import redis
+
+    values = {
+        "PRONSCORE_DATABASE_URL": clean_db,
+        "PRONSCORE_REDIS_URL": "redis://127.0.0.1:6379/14",
+        "PRONSCORE_S3_ENDPOINT_URL": s3_server.endpoint,
+        "PRONSCORE_S3_ACCESS_KEY_ID": s3_server.access_key,
+        "PRONSCORE_S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "PRONSCORE_S3_BUCKET": f"pronscore-test-{uuid.uuid4().hex[:10]}",
+        "PRONSCORE_MODEL": str(tiny_model),
+        "PRONSCORE_BATCH_AUDIO_SECONDS": "15",
+        "PRONSCORE_LEASE_SECONDS": "5",
+        "PRONSCORE_METRICS_PORT": "0",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    redis.Redis.from_url(values["PRONSCORE_REDIS_URL"]).flushdb()
+    yield {**os.environ}
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def no_worker(pipeline_env: dict[str, str], worker_process: WorkerProcess) -> dict[str, str]:
+    """The integration settings with the session's worker stopped, so batches stay put."""
+    worker_process.stop()
+    return pipeline_env

@@ -41,9 +41,7 @@ def add_recording(
         run_id=run_id,
     )
     session.execute(
-        update(Recording)
-        .where(Recording.id == recording_id)
-        .values(status=status, failure_reason=failure_reason)
+        update(Recording).where(Recording.id == recording_id).values(status=status, failure_reason=failure_reason)
     )
     return recording_id
 

@@ -177,9 +177,7 @@ def _teach_format(parts: ModelParts, utterances: list[RatedUtterance], steps: in
     return float(loss.item())
 
 
-def write_tiny_checkpoint(
-    out: Path, labels: Path | None = None, teach_steps: int = 300, seed: int = 0
-) -> float | None:
+def write_tiny_checkpoint(out: Path, labels: Path | None = None, teach_steps: int = 300, seed: int = 0) -> float | None:
     """Write the checkpoint to `out`; returns the final teaching loss (None when untaught)."""
     torch.manual_seed(seed)
     utterances = _utterances(labels)

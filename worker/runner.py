@@ -168,17 +168,13 @@ def _write(
             session.execute(
                 update(Recording)
                 .where(Recording.id == recording_id)
-                .values(
-                    status=RecordingStatus.failed, failure_reason=failure.reason, last_error=failure.detail
-                )
+                .values(status=RecordingStatus.failed, failure_reason=failure.reason, last_error=failure.detail)
             )
             outcome.failed[failure.reason] = outcome.failed.get(failure.reason, 0) + 1
         finish_batch(session, batch_id)
         run_id = session.execute(select(Batch.run_id).where(Batch.id == batch_id)).scalar_one()
         unfinished = session.execute(
-            select(func.count())
-            .select_from(Batch)
-            .where(Batch.run_id == run_id, Batch.status != BatchStatus.done)
+            select(func.count()).select_from(Batch).where(Batch.run_id == run_id, Batch.status != BatchStatus.done)
         ).scalar_one()
         session.execute(
             update(Run)
@@ -199,9 +195,7 @@ def run_batch(batch_id: int, runtime: Runtime) -> BatchOutcome:
     started = time.perf_counter()
     with session_scope(runtime.settings.database_url) as session:
         if not claim_batch(session, batch_id, runtime.owner, runtime.settings.lease_seconds):
-            log.info(
-                "batch %d is claimed or done already; nothing to do", batch_id, extra={"batch_id": batch_id}
-            )
+            log.info("batch %d is claimed or done already; nothing to do", batch_id, extra={"batch_id": batch_id})
             return BatchOutcome(batch_id, claimed=False)
         recordings = start_recordings(session, batch_id)
         durations = dict(

@@ -57,9 +57,7 @@ class ReportFilters:
     top: int = 10
 
     def given(self) -> set[str]:
-        return {
-            name for name in ("class_id", "learner_id", "since", "model") if getattr(self, name) is not None
-        }
+        return {name for name in ("class_id", "learner_id", "since", "model") if getattr(self, name) is not None}
 
 
 @dataclass(frozen=True)

@@ -218,15 +218,11 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_batches_run_id_runs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_batches_run_id_runs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
     )
     op.create_index(op.f("ix_batches_run_id"), "batches", ["run_id"], unique=False)
-    op.create_index(
-        op.f("ix_batches_status_lease_expires_at"), "batches", ["status", "lease_expires_at"], unique=False
-    )
+    op.create_index(op.f("ix_batches_status_lease_expires_at"), "batches", ["status", "lease_expires_at"], unique=False)
     op.create_table(
         "recordings",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -253,12 +249,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["batch_id"], ["batches.id"], name=op.f("fk_recordings_batch_id_batches"), ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["learner_id"], ["learners.id"], name=op.f("fk_recordings_learner_id_learners")
-        ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_recordings_run_id_runs"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["learner_id"], ["learners.id"], name=op.f("fk_recordings_learner_id_learners")),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_recordings_run_id_runs"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recordings")),
         sa.UniqueConstraint("source_id", "sha256", name=op.f("uq_recordings_source_id_sha256")),
     )
@@ -310,9 +302,7 @@ def upgrade() -> None:
             "recording_id", "model_version_id", name=op.f("uq_assessments_recording_id_model_version_id")
         ),
     )
-    op.create_index(
-        op.f("ix_assessments_model_version_id"), "assessments", ["model_version_id"], unique=False
-    )
+    op.create_index(op.f("ix_assessments_model_version_id"), "assessments", ["model_version_id"], unique=False)
     op.create_table(
         "phone_diffs",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -322,9 +312,7 @@ def upgrade() -> None:
         sa.Column("word", sa.Text(), nullable=False),
         sa.Column("expected", sa.Text(), nullable=True),
         sa.Column("actual", sa.Text(), nullable=True),
-        sa.Column(
-            "op", sa.Enum("match", "substitution", "deletion", "insertion", name="diff_op"), nullable=False
-        ),
+        sa.Column("op", sa.Enum("match", "substitution", "deletion", "insertion", name="diff_op"), nullable=False),
         sa.CheckConstraint(
             "(op = 'insertion') = (expected IS NULL) AND (op = 'deletion') = (actual IS NULL)",
             name=op.f("ck_phone_diffs_phones_match_op"),

@@ -25,9 +25,7 @@ MEANINGLESS_NOTE = (
 def tiny(
     out: Path = typer.Argument(..., help="Directory to write the checkpoint to."),
     teach_steps: int = typer.Option(200, min=0, help="Steps teaching the answer format (0: pure noise)."),
-    labels: Path = typer.Option(
-        DEFAULT_SAMPLE_DIR / "labels.jsonl", help="Labels whose answers it imitates."
-    ),
+    labels: Path = typer.Option(DEFAULT_SAMPLE_DIR / "labels.jsonl", help="Labels whose answers it imitates."),
 ) -> None:
     """Write a tiny random-weight Phi-4-multimodal checkpoint for tests and smoke runs."""
     from training.tiny import write_tiny_checkpoint

@@ -54,9 +54,7 @@ def enqueue(
         summary.add_row(label, str(value))
     err_console.print(summary)
     if not result.sent:
-        err_console.print(
-            "[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches"
-        )
+        err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
     print(result.run_id)
     if result.rejected:
         raise typer.Exit(1)
@@ -68,7 +66,8 @@ def status(run: str | None = typer.Argument(None, help="Run name (default: the n
         state = ScoringClient(settings()).status(run)
     except UnknownRun as error:
         fail(str(error))
-    table = Table(title=f"run {state.run}: {state.total} recordings")
+    console.print(f"run {state.run}: {state.total} recordings", highlight=False)
+    table = Table()
     table.add_column("status")
     table.add_column("recordings", justify="right")
     for name, count in state.counts.items():
@@ -127,12 +126,8 @@ def _drain_when_idle(interval: float) -> None:
 
 def worker(
     drain: bool = typer.Option(False, "--drain", help="Exit once nothing is queued or running."),
-    concurrency: int = typer.Option(
-        1, "--concurrency", min=1, help="Worker processes; one per GPU is right."
-    ),
-    drain_interval: float = typer.Option(
-        5.0, "--drain-interval", min=0.5, help="Seconds between drain checks."
-    ),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="Worker processes; one per GPU is right."),
+    drain_interval: float = typer.Option(5.0, "--drain-interval", min=0.5, help="Seconds between drain checks."),
     loglevel: str = typer.Option("INFO", "--loglevel"),
 ) -> None:
     """Start a GPU worker on queue `gpu`."""

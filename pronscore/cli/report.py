@@ -55,7 +55,9 @@ def _print(result: ReportResult, output: OutputFormat, title: str) -> None:
         for column in result.columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*("" if v is None else json.dumps(v) if isinstance(v, dict) else str(v) for v in row.values()))
+            table.add_row(
+                *("" if v is None else json.dumps(v) if isinstance(v, dict) else str(v) for v in row.values())
+            )
         console.print(table)
         if not rows:
             console.print("[dim]no rows[/]")

@@ -22,9 +22,7 @@ def _submissions(sample_dir: Path):
 
 
 @app.command()
-def manifest(
-    out: Path = typer.Argument(..., help="CSV manifest to write."), sample_dir: Path = SampleDir
-) -> None:
+def manifest(out: Path = typer.Argument(..., help="CSV manifest to write."), sample_dir: Path = SampleDir) -> None:
     """Write a manifest of the sample: 24 learners in two classes, one recording a week."""
     submissions = _submissions(sample_dir)
     write_manifest(submissions, out)
@@ -32,9 +30,7 @@ def manifest(
 
 
 @app.command()
-def ratings(
-    out: Path = typer.Argument(..., help="JSON Lines file to write."), sample_dir: Path = SampleDir
-) -> None:
+def ratings(out: Path = typer.Argument(..., help="JSON Lines file to write."), sample_dir: Path = SampleDir) -> None:
     """Write the sample's expert labels with learners, classes and dates, for import-ratings."""
     submissions = _submissions(sample_dir)
     write_ratings(submissions, out)

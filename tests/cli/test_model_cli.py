@@ -37,9 +37,7 @@ def test_score_sample_wavs_and_a_stereo_44k_copy(tiny_model: Path, tmp_path: Pat
     soundfile.write(stereo, np.stack([stretched, stretched], axis=1), 44_100)
     assert rate == SAMPLE_RATE
 
-    result = runner.invoke(
-        app, ["score", str(first), str(stereo), "--text", text, "--model", str(tiny_model)]
-    )
+    result = runner.invoke(app, ["score", str(first), str(stereo), "--text", text, "--model", str(tiny_model)])
     assert result.exit_code == 0, result.output
     lines = _lines(result.stdout)
     assert [line["recording_id"] for line in lines] == [first.stem, "stereo"]

@@ -20,18 +20,13 @@ def _load_sample(tmp_path: Path) -> None:
 
 def test_report_json_and_csv(clean_db: str, tmp_path: Path) -> None:
     _load_sample(tmp_path)
-    as_json = runner.invoke(
-        app, ["report", "learner-progress", "--format", "json", "--model", "human:expert"]
-    )
+    as_json = runner.invoke(app, ["report", "learner-progress", "--format", "json", "--model", "human:expert"])
     assert as_json.exit_code == 0, as_json.output
     rows = json.loads(as_json.stdout)
     assert sum(row["recordings"] for row in rows) == 24
     as_csv = runner.invoke(app, ["report", "class-weak-phones", "--format", "csv", "--top", "2"])
     assert as_csv.exit_code == 0, as_csv.output
-    assert (
-        as_csv.stdout.splitlines()[0]
-        == "rank,class_id,model,expected,actual,op,occurrences,expected_count,rate"
-    )
+    assert as_csv.stdout.splitlines()[0] == "rank,class_id,model,expected,actual,op,occurrences,expected_count,rate"
 
 
 def test_report_plot_writes_png(clean_db: str, tmp_path: Path) -> None:

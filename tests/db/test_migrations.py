@@ -33,9 +33,7 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift() -> None:
         config = alembic_config(url)
         command.upgrade(config, "head")
         created = _objects(url)
-        assert {"learners", "recordings", "assessments", "phone_diffs", "batches", "runs"} <= created[
-            "tables"
-        ]
+        assert {"learners", "recordings", "assessments", "phone_diffs", "batches", "runs"} <= created["tables"]
         assert created["views"] == {
             "report_learner_progress",
             "report_phone_confusions_weekly",
@@ -50,9 +48,7 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift() -> None:
         assert _objects(url) == created
         engine = create_engine(url)
         with engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn, opts={"include_object": include_object, "compare_type": True}
-            )
+            context = MigrationContext.configure(conn, opts={"include_object": include_object, "compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
         engine.dispose()
     finally:

@@ -36,7 +36,5 @@ def test_report_role_is_refused_on_base_tables(database_url: str, table: str) ->
 def test_report_role_holds_no_write_privilege_on_views(database_url: str, privilege: str) -> None:
     with _connect_as_reporter(database_url) as conn:
         for view in VIEWS:
-            held = conn.execute(
-                "SELECT has_table_privilege('pronscore_report', %s, %s)", (view, privilege)
-            ).fetchone()
+            held = conn.execute("SELECT has_table_privilege('pronscore_report', %s, %s)", (view, privilege)).fetchone()
             assert held == (False,)

@@ -133,9 +133,7 @@ def test_run_summary_counts_failures_hours_and_rate(session: Session) -> None:
             finished_at=at(1, 10, 10).replace(second=10),
         )
     )
-    add_recording(
-        session, "x1", "A", "c1", at(1), run_id=night.id, duration=1800, status=RecordingStatus.scored
-    )
+    add_recording(session, "x1", "A", "c1", at(1), run_id=night.id, duration=1800, status=RecordingStatus.scored)
     for source, reason in (("x2", "audio_unreadable"), ("x3", "object_missing")):
         add_recording(
             session,

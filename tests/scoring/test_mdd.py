@@ -9,15 +9,11 @@ from scoring.mdd import diff
 from scoring.speechocean import parse_utterance
 from tests.conftest import SAMPLE_DIR
 
-UTTERANCES = [
-    parse_utterance(json.loads(line)) for line in (SAMPLE_DIR / "labels.jsonl").read_text().splitlines()
-]
+UTTERANCES = [parse_utterance(json.loads(line)) for line in (SAMPLE_DIR / "labels.jsonl").read_text().splitlines()]
 
 
 def _word_ops(result) -> list[list[tuple[str, str | None, str | None]]]:
-    return [
-        [(e.op.value, e.expected, e.actual) for e in w.ops if e.op.value != "match"] for w in result.words
-    ]
+    return [[(e.op.value, e.expected, e.actual) for e in w.ops if e.op.value != "match"] for w in result.words]
 
 
 def _annotated_ops(word) -> list[tuple[str, str, str | None]]:

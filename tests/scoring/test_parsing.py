@@ -29,9 +29,7 @@ CASES = [
         "scores 11 and -1 are clipped and flagged",
         '{"accuracy": 11, "fluency": -1, "prosodic": 7, "total": 7, "word_transcript": "GO",'
         ' "phoneme_transcript": "G OW"}',
-        ModelAnswer(
-            {**GOOD, "accuracy": 10, "fluency": 0}, "GO", "G OW", ("clipped:accuracy", "clipped:fluency")
-        ),
+        ModelAnswer({**GOOD, "accuracy": 10, "fluency": 0}, "GO", "G OW", ("clipped:accuracy", "clipped:fluency")),
     ),
     (
         "unknown phone symbols become <unk>",

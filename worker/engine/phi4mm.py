@@ -272,9 +272,7 @@ class Phi4Engine:
 
     def batches(self, items: Sequence[ScoringItem]) -> list[list[int]]:
         """Indices of `items`, sorted by length and cut into batches of at most the audio budget."""
-        return form_batches(
-            [(i, item.seconds) for i, item in enumerate(items)], self.config.batch_audio_seconds
-        )
+        return form_batches([(i, item.seconds) for i, item in enumerate(items)], self.config.batch_audio_seconds)
 
     def generate(self, items: Sequence[ScoringItem]) -> tuple[list[list[str]], list[float]]:
         """Raw generations per item (one per turn of the task format) and milliseconds per item."""

@@ -1,0 +1,159 @@
+"""The nightly job end to end: real PostgreSQL, Redis, S3 server and a `pronscore worker` process."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+import soundfile
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from db.models import Assessment, Batch, BatchStatus, PhoneDiff, Recording
+from db.session import session_scope
+from producer.client import ScoringClient
+from pronscore.cli.app import app
+from pronscore.queue import make_celery, send_batches
+from pronscore.settings import get_settings
+from pronscore.storage import AudioStore, S3Uri
+from tests.pipeline import WorkerProcess, counts, short_sample, wait_for_run
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(session, model: type) -> int:
+    return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _assert_exactly_once(expected: int) -> None:
+    with session_scope(get_settings().database_url) as session:
+        per_recording = session.execute(
+            select(Assessment.recording_id, func.count()).group_by(Assessment.recording_id)
+        ).all()
+        assert len(per_recording) == expected
+        assert {n for _, n in per_recording} == {1}
+        assert _rows(session, Recording) == expected
+
+
+def test_happy_path_scores_every_recording_with_phone_diffs(pipeline_env: dict, worker_process: WorkerProcess) -> None:
+    rows = short_sample(8)
+    result = ScoringClient().enqueue(rows, run="night-happy")
+    assert (result.registered, result.already_known, result.rejected) == (8, 0, [])
+    assert len(result.batches) >= 2, "15 s batches should split 8 recordings"
+    worker_process.ensure_running(pipeline_env)
+
+    assert wait_for_run("night-happy", 8) == {"scored": 8}
+    _assert_exactly_once(8)
+    with session_scope(get_settings().database_url) as session:
+        assert _rows(session, PhoneDiff) >= sum(len(r["text"].split()) for r in rows)
+        statuses = set(session.execute(select(Batch.status)).scalars())
+        assert statuses == {BatchStatus.done}
+    summary = CliRunner().invoke(app, ["report", "run-summary", "--format", "json"])
+    assert '"scored": 8' in summary.stdout and '"failed": 0' in summary.stdout
+
+
+def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
+    pipeline_env: dict, worker_process: WorkerProcess
+) -> None:
+    rows = short_sample(40)
+    ScoringClient().enqueue(rows, run="night-kill")
+    worker_process.ensure_running(pipeline_env)
+    deadline = time.monotonic() + 60
+    while counts("night-kill").get("scoring", 0) == 0 or counts("night-kill").get("scored", 0) == 0:
+        assert time.monotonic() < deadline, "the worker never got going"
+        time.sleep(0.05)
+    worker_process.kill()
+    assert counts("night-kill").get("scored", 0) < len(rows), "killed too late to test anything"
+
+    time.sleep(float(pipeline_env["PRONSCORE_LEASE_SECONDS"]) + 1)
+    swept = CliRunner().invoke(app, ["sweep"])
+    assert swept.exit_code == 0, swept.output
+    worker_process.ensure_running(pipeline_env)
+
+    assert wait_for_run("night-kill", len(rows)) == {"scored": len(rows)}
+    _assert_exactly_once(len(rows))
+
+
+def test_same_batch_delivered_twice_writes_one_set_of_rows(pipeline_env: dict, worker_process: WorkerProcess) -> None:
+    worker_process.stop()
+    result = ScoringClient().enqueue(short_sample(3), run="night-twice")
+    send_batches(make_celery(get_settings()), result.batches)  # every message a second time
+    worker_process.ensure_running(pipeline_env)
+
+    wait_for_run("night-twice", 3)
+    deadline = time.monotonic() + 30
+    client = redis.Redis.from_url(pipeline_env["PRONSCORE_REDIS_URL"])
+    while client.llen("gpu") or client.hlen("unacked"):
+        assert time.monotonic() < deadline, "the duplicate messages were never consumed"
+        time.sleep(0.2)
+    _assert_exactly_once(3)
+    with session_scope(get_settings().database_url) as session:
+        assert set(session.execute(select(Batch.attempts)).scalars()) == {1}
+
+
+def test_flushed_redis_is_recovered_by_the_sweep(pipeline_env: dict, worker_process: WorkerProcess) -> None:
+    worker_process.stop()
+    result = ScoringClient().enqueue(short_sample(6), run="night-flush")
+    client = redis.Redis.from_url(pipeline_env["PRONSCORE_REDIS_URL"])
+    assert client.llen("gpu") == len(result.batches)
+    client.flushdb()
+
+    swept = CliRunner().invoke(app, ["sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert f"{len(result.batches)} batches re-sent" in swept.stdout
+    worker_process.ensure_running(pipeline_env)
+    assert wait_for_run("night-flush", 6) == {"scored": 6}
+    _assert_exactly_once(6)
+
+
+def _audio_bytes(samples: np.ndarray, rate: int, fmt: str = "WAV") -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format=fmt)
+    return buffer.getvalue()
+
+
+def test_bad_inputs_fail_alone_with_their_reasons(
+    pipeline_env: dict, worker_process: WorkerProcess, tmp_path: Path
+) -> None:
+    worker_process.stop()
+    good = short_sample(2)
+    samples, rate = soundfile.read(good[0]["audio"], dtype="float32")
+    stretched = np.interp(np.arange(0, len(samples), rate / 44_100), np.arange(len(samples)), samples)
+    files = {
+        "corrupt": b"RIFF\x24\x00\x00\x00WAVEfmt this is not audio" * 8,
+        "empty": b"",
+        "two-minutes": _audio_bytes(np.full(16_000 * 120, 0.05, dtype=np.float32), 16_000, "FLAC"),
+        "stereo-44k": _audio_bytes(np.stack([stretched, stretched], axis=1), 44_100),
+        "vanishing": _audio_bytes(samples * 0.5, rate),  # its own content, so its own object
+    }
+    rows = list(good)
+    for name, data in files.items():
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(data)
+        rows.append({**good[0], "recording_id": name, "audio": str(path)})
+    settings = get_settings().model_copy(update={"batch_audio_seconds": 1000.0})
+    result = ScoringClient(settings).enqueue(rows, run="night-bad")
+    assert len(result.batches) == 1, "all in one batch"
+    with session_scope(settings.database_url) as session:
+        uri = session.execute(select(Recording.storage_uri).where(Recording.source_id == "vanishing")).scalar_one()
+    store = AudioStore(settings)
+    store.client.delete_object(Bucket=S3Uri.parse(uri).bucket, Key=S3Uri.parse(uri).key)
+
+    worker_process.ensure_running(pipeline_env)
+    wait_for_run("night-bad", len(rows))
+    with session_scope(settings.database_url) as session:
+        outcome = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
+        states = dict(session.execute(select(Recording.source_id, Recording.status)).all())
+    assert {k: outcome[k] for k in files} == {
+        "corrupt": "audio_unreadable",
+        "empty": "audio_empty",
+        "two-minutes": "audio_too_long",
+        "stereo-44k": None,
+        "vanishing": "object_missing",
+    }
+    assert states["stereo-44k"].value == "scored"
+    assert all(states[row["recording_id"]].value == "scored" for row in good)

@@ -1,0 +1,96 @@
+"""The batch runner as a plain function, on the real database and S3 server, without a broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from db.models import Assessment, Batch, PhoneDiff, Recording, RecordingStatus
+from db.session import get_engine, session_scope
+from producer.client import ScoringClient
+from pronscore.settings import get_settings
+from tests.pipeline import short_sample
+from worker import runner
+from worker.engine.phi4mm import EngineConfig, Phi4Engine
+from worker.runner import Runtime, run_batch
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path) -> Phi4Engine:
+    return Phi4Engine(EngineConfig(model=str(tiny_model)))
+
+
+def _counts() -> tuple[int, int, set]:
+    with session_scope(get_settings().database_url) as session:
+        assessments = session.execute(select(func.count()).select_from(Assessment)).scalar_one()
+        diffs = session.execute(select(func.count()).select_from(PhoneDiff)).scalar_one()
+        statuses = set(session.execute(select(Recording.status)).scalars())
+    return assessments, diffs, statuses
+
+
+def test_a_second_delivery_does_nothing(no_worker: dict, engine: Phi4Engine) -> None:
+    (batch_id, *_) = ScoringClient().enqueue(short_sample(3), run="night").batches
+    runtime = Runtime(get_settings(), engine=engine)
+    first = run_batch(batch_id, runtime)
+    before = _counts()
+    second = run_batch(batch_id, Runtime(get_settings(), engine=engine))
+    assert first.claimed and not second.claimed
+    assert _counts() == before
+
+
+def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_finishes(
+    no_worker: dict, engine: Phi4Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = ScoringClient(get_settings().model_copy(update={"batch_audio_seconds": 1000.0})).enqueue(
+        short_sample(4), run="night"
+    )
+    (batch_id,) = result.batches
+    real_upsert = runner.upsert_assessment
+    calls = {"n": 0}
+
+    def upsert_then_lose_connection(session, *args):
+        calls["n"] += 1
+        written = real_upsert(session, *args)
+        if calls["n"] == 2:  # half-way through the batch, the server drops this connection
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with get_engine(get_settings().database_url).connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                admin.commit()
+        return written
+
+    monkeypatch.setattr(runner, "upsert_assessment", upsert_then_lose_connection)
+    runtime = Runtime(get_settings(), engine=engine)
+    with pytest.raises(Exception, match=r"terminat|closed|connection"):
+        run_batch(batch_id, runtime)
+    assessments, diffs, statuses = _counts()
+    assert (assessments, diffs) == (0, 0), "nothing half-written"
+    assert statuses == {RecordingStatus.scoring}
+    with session_scope(get_settings().database_url) as session:
+        assert session.get(Batch, batch_id).status.value == "queued", "given back for the retry"
+
+    monkeypatch.setattr(runner, "upsert_assessment", real_upsert)
+    retry = run_batch(batch_id, runtime)
+    assert retry.claimed and retry.scored == 4
+    assessments, _, statuses = _counts()
+    assert assessments == 4 and statuses == {RecordingStatus.scored}
+
+
+def test_recordings_that_keep_crashing_their_batch_fail_after_the_attempt_cap(
+    no_worker: dict, engine: Phi4Engine
+) -> None:
+    (batch_id,) = (
+        ScoringClient(get_settings().model_copy(update={"batch_audio_seconds": 1000.0}))
+        .enqueue(short_sample(2), run="night")
+        .batches
+    )
+    with session_scope(get_settings().database_url) as session:
+        session.execute(text("UPDATE recordings SET attempts = 3"))
+    outcome = run_batch(batch_id, Runtime(get_settings(), engine=engine))
+    assert outcome.failed == {"attempts_exhausted": 2}
+    with session_scope(get_settings().database_url) as session:
+        reasons = set(session.execute(select(Recording.failure_reason)).scalars())
+    assert reasons == {"attempts_exhausted"}
