@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal_column
+from sqlalchemy import case, func, literal_column, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,6 @@ from db.models import (
     DiffOp,
     Learner,
     ModelVersion,
-    PhoneDiff,
     Recording,
 )
 from scoring.assessment import Assessment as DomainAssessment
@@ -87,10 +86,9 @@ def upsert_recording(
     return recording_id, inserted
 
 
-def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: DomainAssessment) -> int:
-    """Write one assessment and its phone diffs; a replay rewrites the same rows."""
+def _assessment_values(assessment: DomainAssessment) -> dict[str, Any]:
     answer = assessment.answer
-    values: dict[str, Any] = {
+    return {
         "status": AssessmentStatus.scored if answer else AssessmentStatus.unparseable,
         "accuracy": answer.scores["accuracy"] if answer else None,
         "fluency": answer.scores["fluency"] if answer else None,
@@ -102,43 +100,80 @@ def upsert_assessment(session: Session, recording_id: int, model_version_id: int
         "flags": {"flags": list(assessment.flags), "failure": assessment.failure},
         "generation_ms": assessment.generation_ms,
     }
-    statement = (
-        insert(Assessment)
-        .values(recording_id=recording_id, model_version_id=model_version_id, **values)
-        .on_conflict_do_update(
-            index_elements=[Assessment.recording_id, Assessment.model_version_id],
-            set_={**values, "updated_at": func.now()},
-        )
-        .returning(Assessment.id)
-    )
-    assessment_id = session.execute(statement).scalar_one()
+
+
+def _diff_rows(assessment_id: int, assessment: DomainAssessment) -> list[dict[str, Any]]:
     rows = assessment.phone_diff.rows() if assessment.phone_diff else []
-    upsert_phone_diffs(
-        session,
-        assessment_id,
+    return [
+        {
+            "assessment_id": assessment_id,
+            "position": position,
+            "word_index": word.index,
+            "word": word.text,
+            "expected": edit.expected,
+            "actual": edit.actual,
+            "op": DiffOp(edit.op.value),
+        }
+        for position, word, edit in rows
+    ]
+
+
+def upsert_assessments(
+    session: Session, model_version_id: int, assessments: Sequence[tuple[int, DomainAssessment]]
+) -> dict[int, int]:
+    """Write a batch's assessments and phone diffs in three statements; a replay rewrites the
+    same rows. Returns assessment ids by recording id."""
+    if not assessments:
+        return {}
+    statement = insert(Assessment).values(
         [
-            {
-                "position": position,
-                "word_index": word.index,
-                "word": word.text,
-                "expected": edit.expected,
-                "actual": edit.actual,
-                "op": DiffOp(edit.op.value),
-            }
-            for position, word, edit in rows
-        ],
+            {"recording_id": recording_id, "model_version_id": model_version_id, **_assessment_values(a)}
+            for recording_id, a in assessments
+        ]
     )
-    return assessment_id
+    columns = [c for c in _assessment_values(assessments[0][1]) if c != "recording_id"]
+    statement = statement.on_conflict_do_update(
+        index_elements=[Assessment.recording_id, Assessment.model_version_id],
+        set_={**{c: statement.excluded[c] for c in columns}, "updated_at": func.now()},
+    ).returning(Assessment.recording_id, Assessment.id)
+    ids = dict(session.execute(statement).all())
+    per_assessment = {ids[recording_id]: _diff_rows(ids[recording_id], a) for recording_id, a in assessments}
+    rows = [row for diff_rows in per_assessment.values() for row in diff_rows]
+    upsert_phone_diffs(session, rows, {aid: len(diff_rows) for aid, diff_rows in per_assessment.items()})
+    return ids
 
 
-def upsert_phone_diffs(session: Session, assessment_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """Make the assessment's diff rows exactly `rows`: update by position, drop any beyond."""
+def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: DomainAssessment) -> int:
+    """Write one assessment and its phone diffs; a replay rewrites the same rows."""
+    return upsert_assessments(session, model_version_id, [(recording_id, assessment)])[recording_id]
+
+
+_UPSERT_DIFFS = text(
+    """
+    INSERT INTO phone_diffs (assessment_id, position, word_index, word, expected, actual, op)
+    SELECT * FROM unnest(
+        CAST(:assessment_id AS bigint[]), CAST(:position AS int[]), CAST(:word_index AS int[]),
+        CAST(:word AS text[]), CAST(:expected AS text[]), CAST(:actual AS text[]), CAST(:op AS diff_op[])
+    )
+    ON CONFLICT (assessment_id, position) DO UPDATE SET
+        word_index = excluded.word_index, word = excluded.word, expected = excluded.expected,
+        actual = excluded.actual, op = excluded.op
+    """
+)
+_DROP_STALE_DIFFS = text(
+    "DELETE FROM phone_diffs d USING unnest(CAST(:ids AS bigint[]), CAST(:lengths AS int[])) AS k(id, n) "
+    "WHERE d.assessment_id = k.id AND d.position >= k.n"
+)
+_DIFF_COLUMNS = ("assessment_id", "position", "word_index", "word", "expected", "actual", "op")
+
+
+def upsert_phone_diffs(session: Session, rows: Sequence[dict[str, Any]], lengths: dict[int, int]) -> None:
+    """Make each assessment's diff rows exactly `rows`: upsert by (assessment, position), then
+    drop positions beyond each assessment's new length (`lengths`). One statement each, with a
+    column array per field, so a batch of thousands of rows costs two round trips."""
     if rows:
-        statement = insert(PhoneDiff).values([{"assessment_id": assessment_id, **row} for row in rows])
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[PhoneDiff.assessment_id, PhoneDiff.position],
-                set_={name: statement.excluded[name] for name in ("word_index", "word", "expected", "actual", "op")},
-            )
-        )
-    session.execute(delete(PhoneDiff).where(PhoneDiff.assessment_id == assessment_id, PhoneDiff.position >= len(rows)))
+        columns = {name: [row[name] for row in rows] for name in _DIFF_COLUMNS}
+        columns["op"] = [op.value for op in columns["op"]]
+        session.execute(_UPSERT_DIFFS, columns)
+    if lengths:
+        session.execute(_DROP_STALE_DIFFS, {"ids": list(lengths), "lengths": list(lengths.values())})

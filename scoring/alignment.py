@@ -41,14 +41,19 @@ def align(expected: Sequence[str], actual: Sequence[str]) -> list[Edit]:
         a, b = expected[i - 1], actual[j - 1]
         return 0 if a == b else scale + substitution_penalty(a, b)
 
-    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    cost = [[j * scale for j in range(m + 1)]]
     for i in range(1, n + 1):
-        cost[i][0] = i * scale
-    for j in range(1, m + 1):
-        cost[0][j] = j * scale
-    for i in range(1, n + 1):
+        a, previous = expected[i - 1], cost[i - 1]
+        row = [i * scale]
         for j in range(1, m + 1):
-            cost[i][j] = min(cost[i - 1][j - 1] + diagonal(i, j), cost[i - 1][j] + scale, cost[i][j - 1] + scale)
+            b = actual[j - 1]
+            best = previous[j - 1] + (0 if a == b else scale + substitution_penalty(a, b))
+            if previous[j] + scale < best:
+                best = previous[j] + scale
+            if row[j - 1] + scale < best:
+                best = row[j - 1] + scale
+            row.append(best)
+        cost.append(row)
     edits: list[Edit] = []
     i, j = n, m
     while i > 0 or j > 0:

@@ -47,6 +47,14 @@ def probe(data: bytes) -> AudioInfo:
     return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
 
 
+def _downmix(samples: np.ndarray) -> np.ndarray:
+    """Average the channels; summing column slices is several times faster than `mean(axis=1)`."""
+    channels = samples.shape[1]
+    if channels == 1:
+        return samples[:, 0]
+    return np.add.reduce([samples[:, c] for c in range(channels)]) * np.float32(1 / channels)
+
+
 def decode(data: bytes, max_seconds: float) -> np.ndarray:
     """16 kHz mono float32 samples of a recording, or an `AudioError`."""
     info = probe(data)
@@ -57,7 +65,7 @@ def decode(data: bytes, max_seconds: float) -> np.ndarray:
     except (soundfile.LibsndfileError, RuntimeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError("audio_unreadable", f"decoding failed ({why.lower().rstrip('.')})") from None
-    mono = samples.mean(axis=1)
+    mono = _downmix(samples)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
     if not np.isfinite(mono).all():

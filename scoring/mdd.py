@@ -57,15 +57,21 @@ class PhoneDiff:
 
 
 def _choose_variants(entries: Sequence[WordEntry], actual: Sequence[str]) -> list[Pronunciation]:
-    """Start from each word's first variant, then for each ambiguous word keep the variant that
-    lowers the whole sentence's edit count (one pass of coordinate descent)."""
+    """Start from each word's first variant; then, for each word heard with errors, keep the
+    variant that lowers the whole sentence's edit count (one pass of coordinate descent).
+    A word heard without errors already has its best variant."""
     chosen = [entry.variants[0] if entry.known else () for entry in entries]
 
     def total(choice: list[Pronunciation]) -> int:
         return edit_count(align([p for variant in choice for p in variant], actual))
 
-    best = total(chosen)
+    if all(len(entry.variants) < 2 for entry in entries):
+        return chosen
+    errors = [word.errors for word in _attribute(entries, chosen, actual)]
+    best = sum(errors)
     for index, entry in enumerate(entries):
+        if not errors[index]:
+            continue
         for variant in entry.variants[1:]:
             trial = [*chosen[:index], variant, *chosen[index + 1 :]]
             cost = total(trial)
@@ -74,13 +80,9 @@ def _choose_variants(entries: Sequence[WordEntry], actual: Sequence[str]) -> lis
     return chosen
 
 
-def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> PhoneDiff:
-    """Align the recognised phones to the reference words and attribute each operation to a word.
-
-    An insertion belongs to the word of the canonical phone before it (the first word when it
-    comes first). Unknown words expect no phones, so phones heard for them show as insertions.
-    """
-    chosen = _choose_variants(entries, actual)
+def _attribute(entries: Sequence[WordEntry], chosen: Sequence[Pronunciation], actual: Sequence[str]) -> list[WordDiff]:
+    """Align and give each operation to its word; an insertion belongs to the word of the
+    canonical phone before it (the first word when it comes first)."""
     owner = [index for index, variant in enumerate(chosen) for _ in variant]
     per_word: list[list[Edit]] = [[] for _ in entries]
     current = 0
@@ -88,7 +90,7 @@ def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> PhoneDiff:
         if edit.expected_index is not None:
             current = owner[edit.expected_index]
         per_word[current].append(edit)
-    words = [
+    return [
         WordDiff(
             index=index,
             text=entry.text,
@@ -99,6 +101,14 @@ def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> PhoneDiff:
         )
         for index, entry in enumerate(entries)
     ]
+
+
+def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> PhoneDiff:
+    """Align the recognised phones to the reference words and attribute each operation to a word.
+
+    Unknown words expect no phones, so phones heard for them show as insertions.
+    """
+    words = _attribute(entries, _choose_variants(entries, actual), actual)
     return PhoneDiff(words=words, unknown_words=[e.text for e in entries if not e.known])
 
 

@@ -1,6 +1,7 @@
 """The CMUdict ARPAbet phone set (39 phones) plus `<unk>` for unclear speech."""
 
 import re
+from functools import cache
 
 UNK = "<unk>"
 
@@ -62,6 +63,7 @@ _CONSONANT_FEATURES = {
 MAX_SUBSTITUTION_PENALTY = 12
 
 
+@cache
 def substitution_penalty(a: str, b: str) -> int:
     """How unlike two phones are (0 same, up to 12 vowel for consonant), to break alignment ties.
 

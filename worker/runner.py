@@ -31,7 +31,7 @@ from db.batches import (
 )
 from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run
 from db.session import session_scope
-from db.upserts import upsert_assessment, upsert_model_version
+from db.upserts import upsert_assessments, upsert_model_version
 from pronscore.settings import Settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri
 from scoring.assessment import Assessment
@@ -148,15 +148,13 @@ def _write(
             rid: RecordingFailure("attempts_exhausted", "gave up after repeated crashes of its batch")
             for rid in exhausted
         }
-        scored: list[int] = []
+        answered = [(rid, result) for rid, result in results.items() if isinstance(result, Assessment)]
+        upsert_assessments(session, model_version_id, answered)
+        scored = [rid for rid, assessment in answered if assessment.scored]
         for recording_id, result in results.items():
             if isinstance(result, RecordingFailure):
                 failures[recording_id] = result
-                continue
-            upsert_assessment(session, recording_id, model_version_id, result)
-            if result.scored:
-                scored.append(recording_id)
-            else:
+            elif not result.scored:
                 failures[recording_id] = RecordingFailure("unparseable_output", result.failure or "")
         if scored:
             session.execute(

@@ -49,20 +49,18 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
         short_sample(4), run="night"
     )
     (batch_id,) = result.batches
-    real_upsert = runner.upsert_assessment
-    calls = {"n": 0}
+    real_upsert = runner.upsert_assessments
 
     def upsert_then_lose_connection(session, *args):
-        calls["n"] += 1
+        """Write the assessments, then the server drops the connection before the statuses."""
         written = real_upsert(session, *args)
-        if calls["n"] == 2:  # half-way through the batch, the server drops this connection
-            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with get_engine(get_settings().database_url).connect() as admin:
-                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                admin.commit()
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with get_engine(get_settings().database_url).connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
         return written
 
-    monkeypatch.setattr(runner, "upsert_assessment", upsert_then_lose_connection)
+    monkeypatch.setattr(runner, "upsert_assessments", upsert_then_lose_connection)
     runtime = Runtime(get_settings(), engine=engine)
     with pytest.raises(Exception, match=r"terminat|closed|connection"):
         run_batch(batch_id, runtime)
@@ -72,7 +70,7 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
     with session_scope(get_settings().database_url) as session:
         assert session.get(Batch, batch_id).status.value == "queued", "given back for the retry"
 
-    monkeypatch.setattr(runner, "upsert_assessment", real_upsert)
+    monkeypatch.setattr(runner, "upsert_assessments", real_upsert)
     retry = run_batch(batch_id, runtime)
     assert retry.claimed and retry.scored == 4
     assessments, _, statuses = _counts()

@@ -1,0 +1,164 @@
+"""CPU cost of the pipeline around the model, per recording, at batches of 64.
+
+Runs the real batch runner (`worker.runner.run_batch`) against a real PostgreSQL database and
+a local S3 server, with model generation replaced by canned answers (the task format's targets
+for each utterance), so what is measured is everything else: S3 fetch, decode, resample, parse,
+MDD diff and the database write. Prints CPU milliseconds per recording (all threads of the
+process), wall time, and each stage's share.
+
+    .venv/bin/python benchmarks/pipeline_cpu.py [--batches 6] [--rate 16000|48000]
+
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth) and starts its own S3 server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import soundfile
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alembic import command  # noqa: E402
+
+from migrations import alembic_config  # noqa: E402
+from producer.client import ScoringClient  # noqa: E402
+from producer.sample import sample_submissions  # noqa: E402
+from pronscore.settings import Settings  # noqa: E402
+from scoring.assessment import assess  # noqa: E402
+from scoring.formats import get_format  # noqa: E402
+from scoring.lexicon import default_lexicon  # noqa: E402
+from scoring.parsing import parse_outputs  # noqa: E402
+from scoring.speechocean import parse_utterance  # noqa: E402
+from tests.pipeline import free_port_block  # noqa: E402
+from worker import runner  # noqa: E402
+from worker.engine.phi4mm import ModelVersionInfo  # noqa: E402
+
+STAGES: dict[str, float] = defaultdict(float)
+
+
+@contextmanager
+def stage(name: str):
+    """CPU time of the calling thread only (fetches run on several threads at once)."""
+    started = time.thread_time()
+    yield
+    STAGES[name] += time.thread_time() - started
+
+
+class CannedEngine:
+    """Answers with each utterance's true target: no model time, real parsing and diffing."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.task = get_format("joint-v1")
+        self.lexicon = default_lexicon()
+        self.version = ModelVersionInfo("canned/joint-v1", "canned", None, None, "joint-v1", {}, True)
+
+    def score(self, items):
+        fields = [turn.fields for turn in self.task.turns("")]
+        with stage("parse + diff"):
+            return [
+                assess(item.reference_text, parse_outputs([raw], fields), raw, self.lexicon)
+                for item in items
+                for raw in [self.answers[item.reference_text]]
+            ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--rate", type=int, default=16000, help="store the audio at this rate, stereo if not 16000")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pronscore-bench-"))
+    port = free_port_block()
+    server = subprocess.run(
+        [str(ROOT / "scripts" / "s3-server"), str(work / "s3"), str(port), "bench", "bench-secret"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    database = f"pronscore_bench_{os.getpid()}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        settings = Settings(
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+            redis_url="redis://127.0.0.1:6379/13",
+            s3_endpoint_url=f"http://127.0.0.1:{port}",
+            s3_access_key_id="bench",
+            s3_secret_access_key="bench-secret",
+            batch_audio_seconds=1e9,
+        )
+        command.upgrade(alembic_config(settings.database_url), "head")
+        submissions = sample_submissions(ROOT / "data" / "speechocean762-sample")
+        answers = {s.label["text"]: get_format("joint-v1").targets(parse_utterance(s.label))[0] for s in submissions}
+        rows = []
+        for copy in range(args.batches * 64 // len(submissions) + 1):
+            for s in submissions:
+                samples, rate = soundfile.read(s.audio, dtype="float32")
+                if args.rate != rate:
+                    positions = np.arange(0, len(samples), rate / args.rate)
+                    resampled = np.interp(positions, np.arange(len(samples)), samples) * (1 - copy * 1e-3)
+                    samples = np.stack([resampled, resampled], axis=1)
+                else:
+                    samples = samples * (1 - copy * 1e-3)  # distinct content per copy
+                path = work / f"{copy}-{s.label['utt']}.wav"
+                buffer = io.BytesIO()
+                soundfile.write(buffer, samples, args.rate, format="WAV")
+                path.write_bytes(buffer.getvalue())
+                rows.append({**s.manifest_row(), "recording_id": f"{copy}-{s.label['utt']}", "audio": str(path)})
+        rows = rows[: args.batches * 64]
+        client = ScoringClient(settings)
+        client._send = lambda batch_ids: True  # no broker: the runner is called directly
+        batches = []
+        for start in range(0, len(rows), 64):
+            batches += client.enqueue(rows[start : start + 64], run=f"bench-{start // 64}").batches
+
+        runtime = runner.Runtime(settings, engine=CannedEngine(answers))
+        real_fetch, real_write = runner._fetch, runner._write
+
+        def timed_fetch(*a):
+            with stage("fetch + decode + resample"):
+                return real_fetch(*a)
+
+        def timed_write(*a):
+            with stage("database write"):
+                return real_write(*a)
+
+        runner._fetch, runner._write = timed_fetch, timed_write
+        runner.run_batch(batches[0], runtime)  # warm-up: lexicon, connections, imports
+        STAGES.clear()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for batch_id in batches[1:]:
+            runner.run_batch(batch_id, runtime)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        count = (len(batches) - 1) * 64
+        result = {
+            "recordings": count,
+            "batch_size": 64,
+            "stored_audio": f"{args.rate} Hz {'mono' if args.rate == 16000 else 'stereo'} WAV",
+            "cpu_ms_per_recording": round(cpu * 1000 / count, 2),
+            "wall_ms_per_recording": round(wall * 1000 / count, 2),
+            "stage_cpu_ms_per_recording": {k: round(v * 1000 / count, 2) for k, v in STAGES.items()},
+        }
+        print(json.dumps(result, indent=2))
+    finally:
+        subprocess.run(["kill", server.stdout.strip()], check=False)
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
