@@ -115,9 +115,18 @@ def worker_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerP
     worker.stop()
 
 
+@pytest.fixture(scope="session")
+def metrics_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def pipeline_env(
-    clean_db: str, s3_server: S3Server, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+    clean_db: str, s3_server: S3Server, tiny_model: Path, metrics_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """Settings of producer and worker in integration tests: the test database, Redis database
     14 (emptied), a fresh bucket on the session's S3 server, and the tiny model."""
@@ -133,7 +142,7 @@ def pipeline_env(
         "PRONSCORE_MODEL": str(tiny_model),
         "PRONSCORE_BATCH_AUDIO_SECONDS": "15",
         "PRONSCORE_LEASE_SECONDS": "5",
-        "PRONSCORE_METRICS_PORT": "0",
+        "PRONSCORE_METRICS_PORT": str(metrics_port),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,7 @@ from pronscore.cli.app import app
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri
-from tests.pipeline import WorkerProcess, counts, short_sample, wait_for_run
+from tests.pipeline import ROOT, WorkerProcess, counts, short_sample, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +57,28 @@ def test_happy_path_scores_every_recording_with_phone_diffs(pipeline_env: dict, 
         assert statuses == {BatchStatus.done}
     summary = CliRunner().invoke(app, ["report", "run-summary", "--format", "json"])
     assert '"scored": 8' in summary.stdout and '"failed": 0' in summary.stdout
+
+    port = pipeline_env["PRONSCORE_METRICS_PORT"]
+    exposed = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "pronscore_recordings_scored_total 8.0" in exposed
+    assert "pronscore_batch_seconds_count" in exposed
+    logged = [json.loads(line) for line in worker_process.log_path.read_text().splitlines() if line.startswith("{")]
+    batch_logs = [entry for entry in logged if entry.get("batch_id") in result.batches]
+    assert batch_logs and all(entry["level"] in {"info", "warning"} for entry in batch_logs)
+
+
+def test_draining_worker_scores_everything_and_exits(pipeline_env: dict, worker_process: WorkerProcess) -> None:
+    worker_process.stop()
+    ScoringClient().enqueue(short_sample(5), run="night-drain")
+    drained = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "pronscore"), "worker", "--drain", "--drain-interval", "1"],
+        env=pipeline_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert drained.returncode == 0, drained.stderr[-2000:]
+    assert counts("night-drain") == {"scored": 5}
 
 
 def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
