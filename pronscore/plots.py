@@ -44,3 +44,20 @@ def plot_progress(rows: Sequence[dict[str, Any]], path: Path, subject: str) -> N
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def scatter(pairs: Sequence[tuple[float, float]], path: Path, aspect: str, title: str) -> None:
+    """Predicted against human scores; repeated points are drawn larger."""
+    counts: dict[tuple[float, float], int] = defaultdict(int)
+    for pair in pairs:
+        counts[pair] += 1
+    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    if counts:
+        points = list(counts)
+        axes.scatter([h for _, h in points], [p for p, _ in points], s=[20 * counts[p] for p in points], alpha=0.6)
+    axes.plot([0, 10], [0, 10], color="grey", linewidth=0.8, linestyle="--")
+    axes.set(xlim=(-0.5, 10.5), ylim=(-0.5, 10.5), xlabel=f"human {aspect}", ylabel=f"predicted {aspect}")
+    axes.set_title(f"{aspect}: {title}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pronscore.cli import db, model, queue, ratings, report, sample
+from pronscore.cli import db, model, queue, ratings, report, sample, training
 
 app = typer.Typer(
     help="pronscore: batch pronunciation assessment for English learners.",
@@ -22,6 +22,8 @@ app.command("status")(queue.status)
 app.command("sweep")(queue.sweep)
 app.command("report")(report.report)
 app.command("import-ratings")(ratings.import_ratings_command)
+app.command("train")(training.train)
+app.command("evaluate")(training.evaluate)
 
 
 def main() -> None:

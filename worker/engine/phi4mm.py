@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from peft import PeftModel
+from safetensors.torch import load_file
 from transformers import AutoTokenizer, Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM
 from transformers.utils import logging as hf_logging
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 BASE_SPEECH_ADAPTER = "speech-lora"
 TINY_MARKER = "pronscore_tiny_checkpoint"
+AUDIO_WEIGHTS = "audio_embed.safetensors"
 
 
 @dataclass(frozen=True)
@@ -162,26 +164,34 @@ def prompt_embeddings(
     return embeds[0]
 
 
+def load_parts(model: str, revision: str | None, device: torch.device, dtype: torch.dtype) -> ModelParts:
+    """Tokenizer, audio feature extractor and model of a checkpoint (a hub id or a directory).
+
+    transformers' `Phi4MultimodalProcessor` also needs the image processor, which needs
+    torchvision; pronscore sends audio only, so it pairs the feature extractor and the
+    tokenizer itself and expands the audio token exactly as that processor does.
+    """
+    _quiet_loading()
+    tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+    features = Phi4MultimodalFeatureExtractor.from_pretrained(model, revision=revision)
+    network = Phi4MultimodalForCausalLM.from_pretrained(
+        model, revision=revision, dtype=dtype, attn_implementation="sdpa"
+    ).to(device)
+    return ModelParts(network, tokenizer, features)
+
+
 class Phi4Engine:
     """Loads the model once and scores lists of recordings."""
 
     def __init__(self, config: EngineConfig, lexicon: Lexicon | None = None) -> None:
-        _quiet_loading()
         self.config = config
         self.task: TaskFormat = get_format(config.task_format)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.lexicon = lexicon or default_lexicon()
-        local = Path(config.model).is_dir()
-        revision = None if local else config.revision
-        self.tokenizer = AutoTokenizer.from_pretrained(config.model, revision=revision)
-        self.features = Phi4MultimodalFeatureExtractor.from_pretrained(config.model, revision=revision)
-        self.model = Phi4MultimodalForCausalLM.from_pretrained(
-            config.model,
-            revision=revision,
-            dtype=self.dtype,
-            attn_implementation="sdpa",
-        ).to(self.device)
+        revision = None if Path(config.model).is_dir() else config.revision
+        parts = load_parts(config.model, revision, self.device, self.dtype)
+        self.tokenizer, self.features, self.model = parts.tokenizer, parts.features, parts.model
         self.model.eval()
         adapter_hash = self._load_adapter(config, revision)
         self.meaningless = bool(getattr(self.model.config, TINY_MARKER, False))
@@ -207,6 +217,11 @@ class Phi4Engine:
             if not (path / "adapter_config.json").is_file():
                 raise FileNotFoundError(f"no peft adapter (adapter_config.json) in {path}")
             self.model = PeftModel.from_pretrained(self.model, str(path)).merge_and_unload()
+            audio = path / AUDIO_WEIGHTS
+            if audio.is_file():  # trained with --variant unfreeze: the audio encoder and projector too
+                self.model.model.embed_tokens_extend.audio_embed.load_state_dict(
+                    load_file(audio, device=str(self.device))
+                )
             return adapter_sha256(path)
         local = Path(config.model)
         if (local / BASE_SPEECH_ADAPTER).is_dir() or not local.exists():

@@ -1,0 +1,149 @@
+"""`pronscore train` and `pronscore evaluate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from pronscore.cli.common import console, err_console, fail, settings
+
+
+def train(
+    data: Path = typer.Option(..., "--data", help="speechocean762 release folder or JSON Lines labels."),
+    out: Path = typer.Option(..., "--out", help="Output folder (checkpoints and the adapter)."),
+    model: str | None = typer.Option(None, "--model", help="Base model (default: PRONSCORE_MODEL)."),
+    task_format: str = typer.Option("joint-v1", "--format", help="joint-v1 or paper."),
+    variant: str = typer.Option("lora", "--variant", help="lora (speech LoRA only) or unfreeze (+ audio encoder)."),
+    epochs: int = typer.Option(4, "--epochs", min=1),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),
+    learning_rate: float = typer.Option(2e-5, "--lr"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    gradient_accumulation: int = typer.Option(8, "--grad-accum", min=1),
+    save_every: int | None = typer.Option(None, "--save-every", min=1, help="Also checkpoint every N steps."),
+    device: str | None = typer.Option(None, "--device"),
+) -> None:
+    """Fine-tune the speech LoRA on the corpus's train split; resumes from OUT/checkpoint."""
+    from training.data import DatasetError
+    from training.trainer import TrainConfig
+    from training.trainer import train as run_training
+
+    if variant not in ("lora", "unfreeze"):
+        fail(f"--variant must be lora or unfreeze, not {variant!r}")
+    config = TrainConfig(
+        data=data,
+        model=model or settings().model,
+        out=out,
+        revision=settings().model_revision,
+        task_format=task_format,
+        variant=variant,  # type: ignore[arg-type]
+        epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        gradient_accumulation=gradient_accumulation,
+        save_every=save_every,
+        max_audio_seconds=settings().max_audio_seconds,
+        device=device or settings().device,
+    )
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("train", total=None, loss="-")
+        try:
+            result = run_training(
+                config,
+                on_step=lambda step, total, loss: progress.update(
+                    task, completed=step, total=total, loss=f"{loss:.3f}"
+                ),
+            )
+        except (DatasetError, ValueError, OSError) as error:
+            fail(str(error))
+    if result.resumed_from is not None:
+        err_console.print(f"resumed from step {result.resumed_from}", highlight=False)
+    console.print(
+        f"adapter written to {result.adapter} after {result.steps} steps (loss {result.loss:.3f})", highlight=False
+    )
+    console.print(
+        f"score with it: PRONSCORE_ADAPTER={result.adapter} PRONSCORE_TASK_FORMAT={task_format}", highlight=False
+    )
+
+
+def evaluate(
+    out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md and plots."),
+    data: Path | None = typer.Option(None, "--data", help="speechocean762 release folder or JSON Lines labels."),
+    split: str = typer.Option("test", "--split", help="train, test or all."),
+    model: str | None = typer.Option(None, "--model", help="Base model to run (default: PRONSCORE_MODEL)."),
+    adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter to run."),
+    task_format: str | None = typer.Option(None, "--format"),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Assessments (JSON Lines) of any system."),
+    model_version: str | None = typer.Option(None, "--model-version", help="With --rater: compare in the database."),
+    rater: str | None = typer.Option(None, "--rater", help="Human rater model version, e.g. human:expert."),
+) -> None:
+    """Measure a model (run here, from predictions, or in the database) against human scores."""
+    from training.data import DatasetError, load_dataset
+    from training.evaluate import evaluate as score
+    from training.evaluate import read_predictions, references_from, write_report
+
+    meaningless = False
+    if model_version or rater:
+        if not (model_version and rater):
+            fail("--model-version and --rater go together")
+        from db.session import session_scope
+        from training.from_database import NothingToCompare, paired_from_database
+
+        try:
+            with session_scope(settings().database_url) as session:
+                references, found = paired_from_database(session, model_version, rater)
+        except NothingToCompare as error:
+            fail(str(error))
+        title = f"{model_version} vs {rater}"
+    else:
+        if data is None:
+            fail("--data is needed unless you compare in the database (--model-version, --rater)")
+        if split not in ("train", "test", "all"):
+            fail(f"--split must be train, test or all, not {split!r}")
+        try:
+            examples = load_dataset(data, split).examples  # type: ignore[arg-type]
+        except DatasetError as error:
+            fail(str(error))
+        references = references_from(examples)
+        if predictions is not None:
+            try:
+                found = read_predictions(predictions)
+            except (ValueError, OSError) as error:
+                fail(str(error))
+            title = predictions.stem
+            meaningless = any(p.get("meaningless") for p in found.values())
+        else:
+            found, title, meaningless = _predict(examples, model, adapter, task_format, out)
+    evaluation = score(references, found)
+    write_report(evaluation, out, title, meaningless)
+    metrics = evaluation.metrics
+    console.print(json.dumps({k: metrics[k] for k in ("evaluated", "unparseable", "wer", "per")}), highlight=False)
+    console.print(f"report written to {out / 'report.md'}", highlight=False)
+    if meaningless:
+        err_console.print("[yellow]note:[/] the tiny test checkpoint made these predictions; the numbers mean nothing")
+
+
+def _predict(examples, model, adapter, task_format, out):
+    from scoring.audio import AudioError, decode
+    from worker.engine.phi4mm import Phi4Engine, ScoringItem, engine_config_from_settings
+
+    engine = Phi4Engine(engine_config_from_settings(settings(), model=model, adapter=adapter, task_format=task_format))
+    found, items, keys = {}, [], []
+    for example in examples:
+        try:
+            items.append(
+                ScoringItem(decode(example.audio.read_bytes(), settings().max_audio_seconds), example.utterance.text)
+            )
+            keys.append(example.utterance.utt)
+        except AudioError as error:
+            found[example.utterance.utt] = {"status": "failed", "reason": error.reason}
+    for key, assessment in zip(keys, engine.score(items), strict=True):
+        found[key] = {"recording_id": key, **assessment.to_dict(), "model": engine.version.to_dict()}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in found.values()))
+    return found, engine.version.name, engine.meaningless
