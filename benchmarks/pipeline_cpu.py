@@ -6,7 +6,7 @@ for each utterance), so what is measured is everything else: S3 fetch, decode, r
 MDD diff and the database write. Prints CPU milliseconds per recording (all threads of the
 process), wall time, and each stage's share.
 
-    .venv/bin/python benchmarks/pipeline_cpu.py [--batches 6] [--rate 16000|48000]
+    .venv/bin/python benchmarks/pipeline_cpu.py [--batches 6] [--rate 16000|48000] [--generation-ms 15]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth) and starts its own S3 server.
 """
@@ -61,13 +61,15 @@ def stage(name: str):
 class CannedEngine:
     """Answers with each utterance's true target: no model time, real parsing and diffing."""
 
-    def __init__(self, answers: dict[str, str]) -> None:
+    def __init__(self, answers: dict[str, str], generation_ms: float = 0.0) -> None:
         self.answers = answers
+        self.generation_ms = generation_ms
         self.task = get_format("joint-v1")
         self.lexicon = default_lexicon()
         self.version = ModelVersionInfo("canned/joint-v1", "canned", None, None, "joint-v1", {}, True)
 
     def score(self, items):
+        time.sleep(self.generation_ms * len(items) / 1000)  # a GPU busy generating, CPU idle
         fields = [turn.fields for turn in self.task.turns("")]
         with stage("parse + diff"):
             return [
@@ -81,6 +83,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--rate", type=int, default=16000, help="store the audio at this rate, stereo if not 16000")
+    parser.add_argument(
+        "--generation-ms",
+        type=float,
+        default=0.0,
+        help="simulate this much GPU time per recording; queued batches of 256 then generate in chunks of 64, "
+        "and the wall time shows how much fetching is left exposed",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pronscore-bench-"))
@@ -100,12 +109,14 @@ def main() -> None:
             s3_access_key_id="bench",
             s3_secret_access_key="bench-secret",
             batch_audio_seconds=1e9,
+            generation_batch_seconds=1e9,
         )
         command.upgrade(alembic_config(settings.database_url), "head")
         submissions = sample_submissions(ROOT / "data" / "speechocean762-sample")
         answers = {s.label["text"]: get_format("joint-v1").targets(parse_utterance(s.label))[0] for s in submissions}
         rows = []
-        for copy in range(args.batches * 64 // len(submissions) + 1):
+        per_batch = 256 if args.generation_ms else 64
+        for copy in range(args.batches * per_batch // len(submissions) + 1):
             for s in submissions:
                 samples, rate = soundfile.read(s.audio, dtype="float32")
                 if args.rate != rate:
@@ -119,14 +130,17 @@ def main() -> None:
                 soundfile.write(buffer, samples, args.rate, format="WAV")
                 path.write_bytes(buffer.getvalue())
                 rows.append({**s.manifest_row(), "recording_id": f"{copy}-{s.label['utt']}", "audio": str(path)})
-        rows = rows[: args.batches * 64]
+        rows = rows[: args.batches * per_batch]
         client = ScoringClient(settings)
         client._send = lambda batch_ids: True  # no broker: the runner is called directly
         batches = []
-        for start in range(0, len(rows), 64):
-            batches += client.enqueue(rows[start : start + 64], run=f"bench-{start // 64}").batches
+        for start in range(0, len(rows), per_batch):
+            batches += client.enqueue(rows[start : start + per_batch], run=f"bench-{start}").batches
+        if args.generation_ms:  # generation chunks of about 64 recordings
+            mean_seconds = sum(soundfile.info(r["audio"]).duration for r in rows[:64]) / 64
+            settings = settings.model_copy(update={"generation_batch_seconds": 64 * mean_seconds})
 
-        runtime = runner.Runtime(settings, engine=CannedEngine(answers))
+        runtime = runner.Runtime(settings, engine=CannedEngine(answers, args.generation_ms))
         real_fetch, real_write = runner._fetch, runner._write
 
         def timed_fetch(*a):
@@ -144,10 +158,11 @@ def main() -> None:
         for batch_id in batches[1:]:
             runner.run_batch(batch_id, runtime)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        count = (len(batches) - 1) * 64
+        count = len(rows) - per_batch  # the first batch warms up
         result = {
             "recordings": count,
-            "batch_size": 64,
+            "batch_size": per_batch,
+            "simulated_generation_ms_per_recording": args.generation_ms,
             "stored_audio": f"{args.rate} Hz {'mono' if args.rate == 16000 else 'stereo'} WAV",
             "cpu_ms_per_recording": round(cpu * 1000 / count, 2),
             "wall_ms_per_recording": round(wall * 1000 / count, 2),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterable
 
 from celery import Celery
@@ -63,11 +64,20 @@ def _batch_id(raw: bytes | str) -> int | None:
         return None
 
 
-def batch_ids_in_broker(app: Celery) -> set[int]:
-    """Batch ids whose messages wait in the queue or are delivered but unacknowledged (Redis)."""
-    # kombu keeps one Redis list per priority step: "gpu", then "gpu\x06\x163" and so on.
+def batch_ids_in_broker(app: Celery, delivered_within: float) -> set[int]:
+    """Batch ids whose messages wait in the queue, or were delivered to a worker less than
+    `delivered_within` seconds ago and are not yet acknowledged (Redis transport).
+
+    An older unacknowledged message belongs to a worker that died before claiming its batch;
+    kombu would hand it out again only after the visibility timeout, so it counts as lost.
+    """
+    # kombu keeps one Redis list per priority step: "gpu", then "gpu\x06\x163" and so on, and
+    # delivered messages in the "unacked" hash, with delivery times in "unacked_index".
     lists = [QUEUE, *(f"{QUEUE}\x06\x16{step}" for step in (3, 6, 9))]
     with app.connection_for_read() as connection:
         client = connection.default_channel.client
-        raw = [item for name in lists for item in client.lrange(name, 0, -1)] + list(client.hvals("unacked"))
+        raw = [item for name in lists for item in client.lrange(name, 0, -1)]
+        recent = client.zrangebyscore("unacked_index", time.time() - delivered_within, "+inf")
+        if recent:
+            raw += [item for item in client.hmget("unacked", recent) if item is not None]
     return {batch_id for item in raw if (batch_id := _batch_id(item)) is not None}

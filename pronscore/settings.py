@@ -42,7 +42,15 @@ class Settings(BaseSettings):
     )
     task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
 
-    batch_audio_seconds: float = Field(384.0, gt=0, description="Audio seconds per batch, the unit of queued work.")
+    batch_audio_seconds: float = Field(
+        1536.0,
+        gt=0,
+        description="Audio seconds per queued batch, the unit of work a worker claims; several "
+        "generation batches, so audio for later ones downloads while earlier ones generate.",
+    )
+    generation_batch_seconds: float = Field(
+        384.0, gt=0, description="Audio seconds per model generation batch on the GPU."
+    )
     max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
     max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
     lease_seconds: int = Field(

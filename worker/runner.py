@@ -100,9 +100,11 @@ def _chunks(
     """Engine-sized chunks in length order; all downloads start at once, so later chunks are
     fetched and decoded while earlier ones generate."""
     by_id = {r.id: r for r in recordings}
-    futures = {r.id: runtime.fetchers.submit(_fetch, runtime, r) for r in recordings}
-    budget = runtime.settings.batch_audio_seconds
-    for chunk in form_batches([(r.id, durations.get(r.id)) for r in recordings], budget):
+    budget = runtime.settings.generation_batch_seconds
+    chunks = form_batches([(r.id, durations.get(r.id)) for r in recordings], budget)
+    # Submitted in chunk order, so the first chunk's audio arrives first.
+    futures = {i: runtime.fetchers.submit(_fetch, runtime, by_id[i]) for chunk in chunks for i in chunk}
+    for chunk in chunks:
         yield [(by_id[i], futures[i]) for i in chunk]
 
 

@@ -33,7 +33,7 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     # An expired batch's message may still sit among a dead worker's unacknowledged ones, where it
     # stays until the visibility timeout: send it again now. Other queued batches are sent only
     # when their message is gone.
-    waiting = batch_ids_in_broker(app)
+    waiting = batch_ids_in_broker(app, delivered_within=settings.lease_seconds)
     resend = [batch_id for batch_id in queued if batch_id in expired or batch_id not in waiting]
     if resend:
         send_batches(app, resend)

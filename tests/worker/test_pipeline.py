@@ -182,3 +182,48 @@ def test_bad_inputs_fail_alone_with_their_reasons(
     }
     assert states["stereo-44k"].value == "scored"
     assert all(states[row["recording_id"]].value == "scored" for row in good)
+
+
+def test_a_message_taken_by_a_worker_that_died_before_claiming_is_resent(
+    pipeline_env: dict, worker_process: WorkerProcess
+) -> None:
+    worker_process.stop()
+    (batch_id,) = (
+        ScoringClient(get_settings().model_copy(update={"batch_audio_seconds": 1000.0}))
+        .enqueue(short_sample(2), run="night-stale")
+        .batches
+    )
+    # A consumer takes the message without acknowledging it, then is SIGKILLed, as a worker
+    # killed while still loading its model would be; the message stays in Redis's unacked set.
+    taker = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-c",
+            "import sys, time\n"
+            "from kombu import Connection\n"
+            "with Connection(sys.argv[1]) as c:\n"
+            "    q = c.SimpleQueue('gpu', no_ack=False)\n"
+            "    q.get(timeout=10)\n"
+            "    print('taken', flush=True)\n"
+            "    time.sleep(60)\n",
+            pipeline_env["PRONSCORE_REDIS_URL"],
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert taker.stdout.readline().strip() == "taken"
+    taker.kill()
+    taker.wait()
+    client = redis.Redis.from_url(pipeline_env["PRONSCORE_REDIS_URL"])
+    assert client.llen("gpu") == 0 and client.hlen("unacked") == 1
+
+    fresh = CliRunner().invoke(app, ["sweep"])
+    assert "0 batches re-sent" in fresh.stdout, "a just-delivered message is not lost yet"
+    time.sleep(float(pipeline_env["PRONSCORE_LEASE_SECONDS"]) + 1)
+    stale = CliRunner().invoke(app, ["sweep"])
+    assert "1 batches re-sent" in stale.stdout
+    worker_process.ensure_running(pipeline_env)
+    assert wait_for_run("night-stale", 2) == {"scored": 2}
+    _assert_exactly_once(2)
+    with session_scope(get_settings().database_url) as session:
+        assert session.get(Batch, batch_id).status == BatchStatus.done

@@ -335,7 +335,7 @@ def engine_config_from_settings(settings: Any, **overrides: Any) -> EngineConfig
         "device": settings.device,
         "dtype": settings.dtype,
         "task_format": settings.task_format,
-        "batch_audio_seconds": settings.batch_audio_seconds,
+        "batch_audio_seconds": settings.generation_batch_seconds,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return EngineConfig(**values)
