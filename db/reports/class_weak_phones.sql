@@ -1,5 +1,7 @@
 -- Per class: the most frequent expected -> actual confusions (substitutions, and deletions
 -- with an empty actual phone), with how often the expected phone occurred and the error rate.
+-- The same aggregation as the view report_class_weak_phones, over an optional date window
+-- (--since); the view, frozen in its migration, covers all time.
 WITH selected AS (
     SELECT *
     FROM report_phone_confusions_weekly

@@ -65,15 +65,19 @@ def test_jsonl_form_and_its_split() -> None:
     )
 
 
-def test_human_labels_as_predictions_score_perfectly(tmp_path: Path) -> None:
-    predictions = _predictions(tmp_path / "labels-as-predictions.jsonl", LABELS)
-    out = tmp_path / "eval"
+def _evaluate(predictions: Path, out: Path) -> dict:
     result = runner.invoke(
         app,
         ["evaluate", "--data", str(SAMPLE_DIR), "--split", "all", "--predictions", str(predictions), "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "metrics.json").read_text())
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_human_labels_as_predictions_score_perfectly(tmp_path: Path) -> None:
+    predictions = _predictions(tmp_path / "labels-as-predictions.jsonl", LABELS)
+    out = tmp_path / "eval"
+    metrics = _evaluate(predictions, out)
     assert {a: round(metrics["pcc"][a]["pcc"], 6) for a in metrics["pcc"]} == {
         "accuracy": 1.0, "fluency": 1.0, "prosodic": 1.0, "total": 1.0
     }  # fmt: skip
@@ -89,12 +93,7 @@ def test_shuffled_predictions_correlate_near_zero(tmp_path: Path) -> None:
     random.Random(7).shuffle(shuffled)
     predictions = _predictions(tmp_path / "shuffled.jsonl", LABELS, scores_from=shuffled)
     out = tmp_path / "eval"
-    result = runner.invoke(
-        app,
-        ["evaluate", "--data", str(SAMPLE_DIR), "--split", "all", "--predictions", str(predictions), "--out", str(out)],
-    )
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = _evaluate(predictions, out)
     assert all(abs(metrics["pcc"][a]["pcc"]) < 0.3 for a in metrics["pcc"])
 
 
@@ -104,12 +103,7 @@ def test_unparseable_and_missing_predictions_are_counted(tmp_path: Path) -> None
     lines[0] = json.dumps({"recording_id": LABELS[0]["utt"], "status": "failed", "reason": "unparseable_output"})
     predictions.write_text("\n".join(lines) + "\n")
     out = tmp_path / "eval"
-    result = runner.invoke(
-        app,
-        ["evaluate", "--data", str(SAMPLE_DIR), "--split", "all", "--predictions", str(predictions), "--out", str(out)],
-    )
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = _evaluate(predictions, out)
     assert (metrics["evaluated"], metrics["unparseable"], metrics["missing_predictions"]) == (3, 1, 141)
     assert metrics["pcc"]["total"]["n"] == 2
     assert metrics["per"] > 0  # the unparseable one counts as all phones deleted
