@@ -1,6 +1,7 @@
 """`ScoringClient`: what an ed-tech team calls from Python (or through `pronscore enqueue`).
 
-Enqueueing validates every row, uploads local audio to the store under its sha256, registers
+Enqueueing validates every row, uploads local audio to the store under its sha256 (as 16 kHz
+mono WAV, the form the workers read cheapest), registers
 recordings idempotently, forms batches by audio seconds and commits all of that in one
 transaction; only then are batch messages sent. If sending fails, the batches wait in the
 database and the sweep sends them.
@@ -29,7 +30,7 @@ from producer.manifest import RowError, Submission, read_manifest, validate
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri
-from scoring.audio import AudioError, probe
+from scoring.audio import AudioError, probe, to_model_rate_wav
 from scoring.batching import form_batches
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,14 @@ class ScoringClient:
             seconds = None  # the worker fails it with the reason; it still belongs to the run
         if submission.is_s3:
             return _Stored(submission, str(uri), sha256, seconds, uploaded=False)
-        stored, uploaded = self.store.put_if_absent(data, sha256, Path(submission.audio).suffix)
+        # Stored at the model's rate, so GPU hosts decode small files and never resample; the
+        # recording keeps the sha256 of what the school sent. Audio that does not decode is
+        # stored as sent, and the worker fails it with its reason.
+        normalized = to_model_rate_wav(data)
+        if normalized is None:
+            stored, uploaded = self.store.put_if_absent(data, sha256, Path(submission.audio).suffix)
+        else:
+            stored, uploaded = self.store.put_if_absent(normalized, sha256, ".16k.wav")
         return _Stored(submission, str(stored), sha256, seconds, uploaded)
 
     def _enqueue(

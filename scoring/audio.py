@@ -75,3 +75,15 @@ def decode(data: bytes, max_seconds: float) -> np.ndarray:
     if float(np.abs(mono).max()) < SILENCE_PEAK:
         raise AudioError("audio_silent", "the recording is silent (peak below -60 dBFS)")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def to_model_rate_wav(data: bytes) -> bytes | None:
+    """The recording as 16 kHz mono 16-bit WAV, the form the worker reads cheapest; None when it
+    does not decode (empty, unreadable or silent), so the worker can fail it with its reason."""
+    try:
+        samples = decode(data, max_seconds=float("inf"))
+    except AudioError:
+        return None
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()

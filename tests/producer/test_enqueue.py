@@ -135,3 +135,27 @@ def test_status_shows_counts_and_unknown_runs_are_named(no_worker: dict) -> None
     assert shown.exit_code == 0 and "3 recordings" in shown.stdout and "queued" in shown.stdout
     unknown = CliRunner().invoke(app, ["status", "nope"])
     assert unknown.exit_code == 2 and "no run named 'nope'" in unknown.stderr
+
+
+def test_local_audio_is_stored_at_the_model_rate(no_worker: dict, tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+    import soundfile
+
+    row = short_sample(1)[0]
+    samples, rate = soundfile.read(row["audio"], dtype="float32")
+    stretched = np.interp(np.arange(0, len(samples), rate / 48_000), np.arange(len(samples)), samples)
+    stereo = tmp_path / "phone.wav"
+    soundfile.write(stereo, np.stack([stretched, stretched], axis=1), 48_000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"not audio at all" * 10)
+
+    ScoringClient().enqueue([{**row, "audio": str(stereo)}, {**row, "recording_id": "x", "audio": str(corrupt)}])
+    store = AudioStore(get_settings())
+    with session_scope(get_settings().database_url) as session:
+        stored = dict(session.execute(select(Recording.source_id, Recording.storage_uri)).all())
+    kept = soundfile.info(io.BytesIO(store.get(S3Uri.parse(stored[row["recording_id"]]))))
+    assert (kept.samplerate, kept.channels, kept.subtype) == (16_000, 1, "PCM_16")
+    assert kept.duration == pytest.approx(len(samples) / rate, abs=0.01)
+    assert store.get(S3Uri.parse(stored["x"])) == corrupt.read_bytes(), "what does not decode is kept as sent"
