@@ -162,7 +162,8 @@ PCC (sentence scores), WER, PER and MDD, laid out like the paper's Table 3:
 {header}
 {chr(10).join(rows)}
 
-PCC with 95% confidence intervals (Fisher z):
+PCC with 95% confidence intervals (Fisher z); n/a means undefined (fewer than three pairs, or
+one side constant):
 {intervals}
 
 MDD counts: TA {d["ta"]}, FR {d["fr"]}, FA {d["fa"]}, TR {d["tr"]} (correct diagnosis {d["cd"]},
