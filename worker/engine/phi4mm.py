@@ -183,17 +183,20 @@ def load_parts(model: str, revision: str | None, device: torch.device, dtype: to
 class Phi4Engine:
     """Loads the model once and scores lists of recordings."""
 
-    def __init__(self, config: EngineConfig, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, config: EngineConfig, lexicon: Lexicon | None = None, parts: ModelParts | None = None) -> None:
+        """Load `config.model`, or serve `parts` already in memory (benchmarks of random weights)."""
         self.config = config
         self.task: TaskFormat = get_format(config.task_format)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.lexicon = lexicon or default_lexicon()
         revision = None if Path(config.model).is_dir() else config.revision
-        parts = load_parts(config.model, revision, self.device, self.dtype)
+        in_memory = parts is not None
+        if parts is None:
+            parts = load_parts(config.model, revision, self.device, self.dtype)
         self.tokenizer, self.features, self.model = parts.tokenizer, parts.features, parts.model
         self.model.eval()
-        adapter_hash = self._load_adapter(config, revision)
+        adapter_hash = None if in_memory else self._load_adapter(config, revision)
         self.meaningless = bool(getattr(self.model.config, TINY_MARKER, False))
         self.parts = ModelParts(self.model, self.tokenizer, self.features)
         self.stop_ids = [self.tokenizer.convert_tokens_to_ids("<|end|>"), self.tokenizer.eos_token_id]
