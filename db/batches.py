@@ -8,7 +8,6 @@ take the batch over.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -121,7 +120,3 @@ def pending_work(session: Session) -> int:
     return session.execute(
         select(func.count()).select_from(Batch).where(Batch.status.in_([BatchStatus.queued, BatchStatus.running]))
     ).scalar_one()
-
-
-def now(session: Session) -> datetime:
-    return session.execute(select(func.now())).scalar_one()

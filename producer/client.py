@@ -20,6 +20,7 @@ from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from db.batches import mark_enqueued
 from db.models import Batch, Recording, RecordingStatus, Run
@@ -134,7 +135,7 @@ class ScoringClient:
         result.sent = self._send(result.batches)
         return result
 
-    def _register(self, session, name: str, stored: list[_Stored]) -> EnqueueResult:
+    def _register(self, session: Session, name: str, stored: list[_Stored]) -> EnqueueResult:
         run_id = session.execute(select(Run.id).where(Run.name == name)).scalar_one_or_none()
         if run_id is None:
             run = Run(name=name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from producer.sample import DEFAULT_SAMPLE_DIR, sample_submissions, write_manifest, write_ratings
+from producer.sample import DEFAULT_SAMPLE_DIR, SampleSubmission, sample_submissions, write_manifest, write_ratings
 from pronscore.cli.common import console, fail
 
 app = typer.Typer(help="Files made from the bundled speechocean762 sample, for demos and trials.")
@@ -14,7 +14,7 @@ app = typer.Typer(help="Files made from the bundled speechocean762 sample, for d
 SampleDir = typer.Option(DEFAULT_SAMPLE_DIR, "--sample-dir", help="The sample folder (with labels.jsonl).")
 
 
-def _submissions(sample_dir: Path):
+def _submissions(sample_dir: Path) -> list[SampleSubmission]:
     try:
         return sample_submissions(sample_dir)
     except FileNotFoundError as error:

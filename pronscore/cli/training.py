@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pronscore.cli.common import console, err_console, fail, settings
+
+if TYPE_CHECKING:
+    from training.data import Example
 
 
 def train(
@@ -128,7 +132,10 @@ def evaluate(
         err_console.print("[yellow]note:[/] the tiny test checkpoint made these predictions; the numbers mean nothing")
 
 
-def _predict(examples, model, adapter, task_format, out):
+def _predict(
+    examples: list[Example], model: str | None, adapter: str | None, task_format: str | None, out: Path
+) -> tuple[dict[str, dict[str, Any]], str, bool]:
+    """Score the examples with the engine; predictions are also written to OUT/predictions.jsonl."""
     from scoring.audio import AudioError, decode
     from worker.engine.phi4mm import Phi4Engine, ScoringItem, engine_config_from_settings
 
