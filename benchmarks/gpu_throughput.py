@@ -7,7 +7,7 @@ greedy generation, parsing and MDD diffs. Random weights rarely stop early, so e
 decodes its full token budget. Prints one JSON object: recordings/s per batch size, peak GPU
 memory, and the settings.
 
-    .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128 --seconds 6
+    .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128 --seconds 6 [--static-cache]
     .venv/bin/python benchmarks/gpu_throughput.py --size tiny --device cpu   # smoke run of the script
 
 Compare with DESIGN.md's reference figures (one H200: batch 64 with the dynamic cache, 14
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--size", choices=["full", "tiny"], default="full")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--format", default="joint-v1")
+    parser.add_argument("--static-cache", action="store_true", help="decode with a static (compiled) cache")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -71,7 +72,13 @@ def main() -> None:
     build_seconds = time.perf_counter() - started
     parts = ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor())
     engine = Phi4Engine(
-        EngineConfig(model="random-weights", device=args.device, task_format=args.format, batch_audio_seconds=1e9),
+        EngineConfig(
+            model="random-weights",
+            device=args.device,
+            task_format=args.format,
+            batch_audio_seconds=1e9,
+            static_cache=args.static_cache,
+        ),
         parts=parts,
     )
     rng = np.random.default_rng(0)
@@ -104,6 +111,7 @@ def main() -> None:
         "audio_seconds": args.seconds,
         "max_new_tokens": engine.task.max_new_tokens(SENTENCE),
         "task_format": args.format,
+        "cache": "static" if args.static_cache else "dynamic",
         "model_build_seconds": round(build_seconds, 1),
         "results": results,
     }

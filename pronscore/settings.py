@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
     )
     task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
+    static_cache: bool = Field(
+        False,
+        description="Decode with a static key-value cache (compiled by transformers on CUDA); "
+        "same outputs, for measuring on a GPU.",
+    )
 
     batch_audio_seconds: float = Field(
         1536.0,

@@ -48,6 +48,7 @@ class EngineConfig:
     dtype: str = "auto"
     task_format: str = "joint-v1"
     batch_audio_seconds: float = 384.0
+    static_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,12 @@ class Phi4Engine:
             base_revision=revision,
             adapter_sha256=adapter_hash,
             task_format=self.task.name,
-            decoding={"strategy": "greedy", "max_new_tokens": "per task format", "dtype": str(self.dtype)},
+            decoding={
+                "strategy": "greedy",
+                "max_new_tokens": "per task format",
+                "dtype": str(self.dtype),
+                "cache": "static" if config.static_cache else "dynamic",
+            },
             meaningless=self.meaningless,
         )
 
@@ -272,6 +278,7 @@ class Phi4Engine:
             do_sample=False,
             eos_token_id=self.stop_ids,
             pad_token_id=self.tokenizer.pad_token_id,
+            **({"cache_implementation": "static"} if self.config.static_cache else {}),
         )
         # Each row keeps only its own budget, so a longer batch-mate cannot lengthen its answer.
         rows = [row[:budget] for row, budget in zip(output, prepared.budgets, strict=True)]
@@ -339,6 +346,7 @@ def engine_config_from_settings(settings: Any, **overrides: Any) -> EngineConfig
         "dtype": settings.dtype,
         "task_format": settings.task_format,
         "batch_audio_seconds": settings.generation_batch_seconds,
+        "static_cache": settings.static_cache,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return EngineConfig(**values)

@@ -55,6 +55,13 @@ def test_mixed_length_batch_equals_one_by_one_greedy(untaught: Phi4Engine) -> No
     assert len({tuple(out) for out in batched}) > 1, "outputs must depend on the input for this test to bite"
 
 
+def test_static_cache_gives_the_same_outputs(untaught_model: Path, untaught: Phi4Engine) -> None:
+    static = Phi4Engine(EngineConfig(model=str(untaught_model), batch_audio_seconds=1000, static_cache=True))
+    items = _items(3)
+    assert static.generate(items)[0] == untaught.generate(items)[0]
+    assert static.version.decoding["cache"] == "static"
+
+
 def test_batches_follow_the_audio_budget(untaught_model: Path) -> None:
     engine = Phi4Engine(EngineConfig(model=str(untaught_model), batch_audio_seconds=6.0))
     items = _items(4)
