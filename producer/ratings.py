@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Recording
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
+from producer.manifest import RowError
 from scoring.assessment import Assessment
 from scoring.mdd import diff
 from scoring.parsing import ModelAnswer
@@ -27,20 +28,11 @@ from scoring.speechocean import LabelError, RatedUtterance, parse_utterance
 HUMAN_PREFIX = "human:"
 
 
-@dataclass(frozen=True)
-class LineError:
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
-
-
 @dataclass
 class RatingsImport:
     imported: int = 0
     registered: int = 0
-    errors: list[LineError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
 def human_assessment(utterance: RatedUtterance) -> Assessment:
@@ -114,7 +106,7 @@ def import_ratings(session: Session, path: Path, rater: str) -> RatingsImport:
                 upsert_assessment(session, recording_id, model_version_id, human_assessment(utterance))
             except (json.JSONDecodeError, LabelError, ValueError) as error:
                 savepoint.rollback()
-                outcome.errors.append(LineError(number, str(error)))
+                outcome.errors.append(RowError(number, str(error)))
                 continue
             savepoint.commit()
             outcome.imported += 1

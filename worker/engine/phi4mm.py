@@ -14,7 +14,7 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -323,17 +323,8 @@ class Phi4Engine:
         for item, raw, ms in zip(items, outputs, millis, strict=True):
             joined = "\n\n".join(raw)
             result = assess(item.reference_text, parse_outputs(raw, fields), joined, self.lexicon)
-            assessments.append(
-                Assessment(
-                    result.answer,
-                    result.phone_diff,
-                    result.raw_output,
-                    failure=result.failure,
-                    flags=result.flags,
-                    generation_ms=ms,
-                    extra={"meaningless": True} if self.meaningless else {},
-                )
-            )
+            extra = {"meaningless": True} if self.meaningless else {}
+            assessments.append(replace(result, generation_ms=ms, extra=extra))
         return assessments
 
 
