@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from db.models import Recording
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
 from producer.manifest import RowError
-from scoring.assessment import Assessment
+from scoring.assessment import AssessmentResult
 from scoring.mdd import diff
 from scoring.parsing import ModelAnswer
 from scoring.speechocean import LabelError, RatedUtterance, parse_utterance
@@ -35,7 +35,7 @@ class RatingsImport:
     errors: list[RowError] = field(default_factory=list)
 
 
-def human_assessment(utterance: RatedUtterance) -> Assessment:
+def human_assessment(utterance: RatedUtterance) -> AssessmentResult:
     """A rater's labels in the same shape as a model's answer, with the annotated phone diff."""
     answer = ModelAnswer(
         scores=dict(utterance.scores),
@@ -43,7 +43,7 @@ def human_assessment(utterance: RatedUtterance) -> Assessment:
         phoneme_transcript=utterance.phoneme_transcript,
     )
     pronounced = [p for word in utterance.words for p in word.pronounced_phones()]
-    return Assessment(answer, diff(utterance.word_entries(), pronounced), raw_output="")
+    return AssessmentResult(answer, diff(utterance.word_entries(), pronounced), raw_output="")
 
 
 def sha256_file(path: Path) -> str:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoring.failures import FailureReason
 from scoring.lexicon import Lexicon
-from scoring.mdd import PhoneDiff, diff
+from scoring.mdd import SentenceDiff, diff
 from scoring.parsing import ModelAnswer, ParseFailure
 
 
 @dataclass(frozen=True)
-class Assessment:
+class AssessmentResult:
     """A scored recording, or one whose model output could not be read (`failure` set)."""
 
     answer: ModelAnswer | None
-    phone_diff: PhoneDiff | None
+    phone_diff: SentenceDiff | None
     raw_output: str
     failure: str | None = None
     flags: tuple[str, ...] = ()
@@ -38,16 +39,22 @@ class Assessment:
             if self.phone_diff.unknown_words:
                 body["unknown_words"] = self.phone_diff.unknown_words
         else:
-            body |= {"reason": "unparseable_output", "detail": self.failure, "raw_output": self.raw_output}
+            body |= {
+                "reason": FailureReason.unparseable_output.value,
+                "detail": self.failure,
+                "raw_output": self.raw_output,
+            }
         if self.flags:
             body["flags"] = list(self.flags)
         return body | self.extra
 
 
-def assess(reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon) -> Assessment:
+def assess(
+    reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon
+) -> AssessmentResult:
     """Turn a parsed model answer into an assessment with its phone-level diff."""
     if isinstance(parsed, ParseFailure):
-        return Assessment(None, None, raw_output, failure=parsed.reason, flags=parsed.flags)
+        return AssessmentResult(None, None, raw_output, failure=parsed.reason, flags=parsed.flags)
     phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
     flags = parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words)
-    return Assessment(parsed, phone_diff, raw_output, flags=flags)
+    return AssessmentResult(parsed, phone_diff, raw_output, flags=flags)

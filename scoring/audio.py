@@ -13,6 +13,8 @@ import numpy as np
 import soundfile
 import soxr
 
+from scoring.failures import FailureReason
+
 SAMPLE_RATE = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above this is speech
 
@@ -20,7 +22,7 @@ SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above this is speech
 class AudioError(ValueError):
     """A recording that cannot be scored, with one of the documented failure reasons."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: FailureReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -36,14 +38,16 @@ class AudioInfo:
 def probe(data: bytes) -> AudioInfo:
     """Duration and format from the header, without decoding the samples."""
     if not data:
-        raise AudioError("audio_empty", "the file has no bytes")
+        raise AudioError(FailureReason.audio_empty, "the file has no bytes")
     try:
         info = soundfile.info(io.BytesIO(data))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         why = getattr(error, "error_string", None) or str(error)
-        raise AudioError("audio_unreadable", f"not a readable audio file ({why.lower().rstrip('.')})") from None
+        raise AudioError(
+            FailureReason.audio_unreadable, f"not a readable audio file ({why.lower().rstrip('.')})"
+        ) from None
     if info.frames <= 0:
-        raise AudioError("audio_empty", "the file holds no samples")
+        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
     return AudioInfo(info.frames / info.samplerate, info.samplerate, info.channels)
 
 
@@ -59,21 +63,21 @@ def decode(data: bytes, max_seconds: float) -> np.ndarray:
     """16 kHz mono float32 samples of a recording, or an `AudioError`."""
     info = probe(data)
     if info.seconds > max_seconds:
-        raise AudioError("audio_too_long", f"{info.seconds:.1f} s is over the {max_seconds:g} s limit")
+        raise AudioError(FailureReason.audio_too_long, f"{info.seconds:.1f} s is over the {max_seconds:g} s limit")
     try:
         samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         why = getattr(error, "error_string", None) or str(error)
-        raise AudioError("audio_unreadable", f"decoding failed ({why.lower().rstrip('.')})") from None
+        raise AudioError(FailureReason.audio_unreadable, f"decoding failed ({why.lower().rstrip('.')})") from None
     mono = _downmix(samples)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
     if not np.isfinite(mono).all():
-        raise AudioError("audio_unreadable", "the samples contain NaN or infinite values")
+        raise AudioError(FailureReason.audio_unreadable, "the samples contain NaN or infinite values")
     if mono.size == 0:
-        raise AudioError("audio_empty", "the file holds no samples")
+        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
     if float(np.abs(mono).max()) < SILENCE_PEAK:
-        raise AudioError("audio_silent", "the recording is silent (peak below -60 dBFS)")
+        raise AudioError(FailureReason.audio_silent, "the recording is silent (peak below -60 dBFS)")
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 

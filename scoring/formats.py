@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from scoring.scores import SCORE_ASPECTS
 from scoring.speechocean import RatedUtterance
 from scoring.text import normalize_text
 
@@ -34,7 +35,6 @@ class Turn:
         return f"<|user|>{self.control}{AUDIO_PLACEHOLDER}{self.instruction}<|end|><|assistant|>"
 
 
-SCORE_FIELDS = ("accuracy", "fluency", "prosodic", "total")
 TRANSCRIPT_FIELDS = ("word_transcript", "phoneme_transcript")
 
 _JOINT_INSTRUCTION = """{rubric}
@@ -57,12 +57,12 @@ class TaskFormat:
     def turns(self, reference_text: str) -> list[Turn]:
         if self.name == "paper":
             return [
-                Turn("apa", "<|APA|>", _paper_prompt("paper-apa.txt"), SCORE_FIELDS),
+                Turn("apa", "<|APA|>", _paper_prompt("paper-apa.txt"), SCORE_ASPECTS),
                 Turn("mdd", "<|MDD|>", _paper_prompt("paper-mdd.txt"), TRANSCRIPT_FIELDS),
             ]
         rubric = _paper_prompt("paper-apa.txt").split("\n\nProvide the results")[0]
         instruction = _JOINT_INSTRUCTION.format(rubric=rubric, reference=normalize_text(reference_text))
-        return [Turn("joint", "", instruction, SCORE_FIELDS + TRANSCRIPT_FIELDS)]
+        return [Turn("joint", "", instruction, SCORE_ASPECTS + TRANSCRIPT_FIELDS)]
 
     def targets(self, utterance: RatedUtterance) -> list[str]:
         """The answer for each turn, as double-quoted JSON (what the parser reads first)."""

@@ -39,7 +39,7 @@ class WordDiff:
 
 
 @dataclass(frozen=True)
-class PhoneDiff:
+class SentenceDiff:
     words: list[WordDiff]
     unknown_words: list[str] = field(default_factory=list)
 
@@ -103,13 +103,13 @@ def _attribute(entries: Sequence[WordEntry], chosen: Sequence[Pronunciation], ac
     ]
 
 
-def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> PhoneDiff:
+def diff(entries: Sequence[WordEntry], actual: Sequence[str]) -> SentenceDiff:
     """Align the recognised phones to the reference words and attribute each operation to a word.
 
     Unknown words expect no phones, so phones heard for them show as insertions.
     """
     words = _attribute(entries, _choose_variants(entries, actual), actual)
-    return PhoneDiff(words=words, unknown_words=[e.text for e in entries if not e.known])
+    return SentenceDiff(words=words, unknown_words=[e.text for e in entries if not e.known])
 
 
-__all__ = ["Op", "PhoneDiff", "WordDiff", "diff"]
+__all__ = ["Op", "SentenceDiff", "WordDiff", "diff"]

@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scoring.formats import SCORE_FIELDS, TRANSCRIPT_FIELDS
 from scoring.phones import split_phones
+from scoring.scores import SCORE_ASPECTS, SCORE_RANGE
 from scoring.text import normalize_text
 
 _FENCE = re.compile(r"```[a-zA-Z]*")
@@ -85,7 +85,7 @@ def _salvage(text: str, fields: Sequence[str]) -> dict[str, object]:
     """Field-by-field extraction for answers that are not a complete object."""
     found: dict[str, object] = {}
     for name in fields:
-        if name in SCORE_FIELDS:
+        if name in SCORE_ASPECTS:
             match = re.search(rf"['\"]?{name}['\"]?\s*[:=]\s*['\"]?(-?\d+(?:\.\d+)?)", text, re.I)
             if match:
                 found[name] = match.group(1)
@@ -107,7 +107,8 @@ def _score(value: object) -> tuple[int | None, list[str]]:
     rounded = math.floor(number + 0.5)
     if rounded != number:
         flags.append("rounded")
-    clipped = min(max(rounded, 0), 10)
+    low, high = SCORE_RANGE
+    clipped = min(max(rounded, low), high)
     if clipped != rounded:
         flags.append("clipped")
     return int(clipped), flags
@@ -126,7 +127,7 @@ def parse_answer(raw: str, fields: Sequence[str]) -> dict[str, object] | ParseFa
     for name in fields:
         if name not in loaded or loaded[name] is None:
             continue
-        if name in SCORE_FIELDS:
+        if name in SCORE_ASPECTS:
             score, score_flags = _score(loaded[name])
             if score is not None:
                 values[name] = score
@@ -151,11 +152,8 @@ def parse_outputs(outputs: Sequence[str], turn_fields: Sequence[Sequence[str]]) 
         flags.extend(parsed.pop("flags"))  # type: ignore[arg-type]
         merged.update(parsed)
     return ModelAnswer(
-        scores={name: int(merged[name]) for name in SCORE_FIELDS},  # type: ignore[call-overload]
+        scores={name: int(merged[name]) for name in SCORE_ASPECTS},  # type: ignore[call-overload]
         word_transcript=normalize_text(str(merged["word_transcript"])),
         phoneme_transcript=" ".join(split_phones(str(merged["phoneme_transcript"]))),
         flags=tuple(flags),
     )
-
-
-__all__ = ["TRANSCRIPT_FIELDS", "ModelAnswer", "ParseFailure", "parse_answer", "parse_outputs"]

@@ -12,9 +12,8 @@ from typing import Any
 
 from scoring.lexicon import WordEntry
 from scoring.phones import UNK, normalize_phone
+from scoring.scores import SCORE_ASPECTS
 from scoring.text import normalize_text
-
-SCORE_ASPECTS = ("accuracy", "fluency", "prosodic", "total")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,3 @@ def normalize_text(text: str) -> str:
     cleaned = _NOT_WORD.sub("", upper)
     words = [word.strip("'") for word in cleaned.split()]
     return " ".join(word for word in words if word)
-
-
-def words(text: str) -> list[str]:
-    return normalize_text(text).split()

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from db.models import Recording, RecordingStatus
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
-from scoring.assessment import Assessment
+from scoring.assessment import AssessmentResult
 from scoring.lexicon import WordEntry
 from scoring.mdd import diff
 from scoring.parsing import ModelAnswer
+from scoring.scores import SCORE_ASPECTS
 
 
 def add_recording(
@@ -50,21 +51,21 @@ def scored(
     scores: Sequence[int],
     words: Sequence[tuple[str, str]] = (),
     heard: str = "",
-) -> Assessment:
+) -> AssessmentResult:
     """An assessment with the given (accuracy, fluency, prosodic, total), reference words
     given as (text, canonical phones) and the phones heard."""
     entries = [WordEntry(text, (tuple(phones.split()),)) for text, phones in words]
     answer = ModelAnswer(
-        scores=dict(zip(("accuracy", "fluency", "prosodic", "total"), scores, strict=True)),
+        scores=dict(zip(SCORE_ASPECTS, scores, strict=True)),
         word_transcript=" ".join(text for text, _ in words),
         phoneme_transcript=heard,
     )
-    return Assessment(answer, diff(entries, heard.split()), raw_output="{}")
+    return AssessmentResult(answer, diff(entries, heard.split()), raw_output="{}")
 
 
-def unparseable() -> Assessment:
-    return Assessment(None, None, raw_output="I think it sounds fine.", failure="missing accuracy")
+def unparseable() -> AssessmentResult:
+    return AssessmentResult(None, None, raw_output="I think it sounds fine.", failure="missing accuracy")
 
 
-def add_assessment(session: Session, recording_id: int, model: str, assessment: Assessment) -> int:
+def add_assessment(session: Session, recording_id: int, model: str, assessment: AssessmentResult) -> int:
     return upsert_assessment(session, recording_id, upsert_model_version(session, model), assessment)

@@ -19,10 +19,9 @@ def _record(utt: str) -> dict:
 
 def test_paper_prompts_are_verbatim_with_control_tokens() -> None:
     apa, mdd = get_format("paper").turns("WE CALL IT BEAR")
-    shared = ROOT.parent / "shared" / "paper-prompts.md"
-    if shared.exists():
-        text = shared.read_text()
-        assert apa.instruction in text and mdd.instruction in text
+    # The paper's appendix 7.1 and 7.2 as published, kept beside the tests.
+    text = (ROOT / "tests" / "data" / "paper-prompts.md").read_text()
+    assert apa.instruction in text and mdd.instruction in text
     assert apa.chat().startswith("<|user|><|APA|><|audio_1|>Rate the pronunciation of the audio.")
     assert mdd.chat().startswith("<|user|><|MDD|><|audio_1|>Transcribe the audio utterance")
     assert apa.chat().endswith("<|end|><|assistant|>")

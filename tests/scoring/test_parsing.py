@@ -1,9 +1,10 @@
 import pytest
 
-from scoring.formats import SCORE_FIELDS, TRANSCRIPT_FIELDS
+from scoring.formats import TRANSCRIPT_FIELDS
 from scoring.parsing import ModelAnswer, ParseFailure, parse_outputs
+from scoring.scores import SCORE_ASPECTS
 
-JOINT = [SCORE_FIELDS + TRANSCRIPT_FIELDS]
+JOINT = [SCORE_ASPECTS + TRANSCRIPT_FIELDS]
 GOOD = {"accuracy": 7, "fluency": 8, "prosodic": 7, "total": 7}
 
 CASES = [
@@ -70,7 +71,7 @@ def test_parser_reads_what_models_emit(raw: str, expected: ModelAnswer | ParseFa
 def test_paper_format_merges_two_generations() -> None:
     apa = "{'accuracy': 6, 'fluency': 7, 'prosodic': 7, 'total': 6}"
     mdd = "{'word_transcript': 'WE CALL IT BEAR', 'phoneme_transcript': 'W IY K AO L IH T B EH'}"
-    result = parse_outputs([apa, mdd], [SCORE_FIELDS, TRANSCRIPT_FIELDS])
+    result = parse_outputs([apa, mdd], [SCORE_ASPECTS, TRANSCRIPT_FIELDS])
     assert isinstance(result, ModelAnswer)
     assert result.scores == {"accuracy": 6, "fluency": 7, "prosodic": 7, "total": 6}
     assert result.phones[-2:] == ["B", "EH"]
@@ -79,7 +80,7 @@ def test_paper_format_merges_two_generations() -> None:
 def test_paper_format_failure_keeps_both_raw_outputs() -> None:
     result = parse_outputs(
         ["no scores", "{'word_transcript': 'A', 'phoneme_transcript': 'AH'}"],
-        [SCORE_FIELDS, TRANSCRIPT_FIELDS],
+        [SCORE_ASPECTS, TRANSCRIPT_FIELDS],
     )
     assert isinstance(result, ParseFailure)
     assert "no scores" in result.raw and "word_transcript" in result.raw
