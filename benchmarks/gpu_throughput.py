@@ -8,10 +8,10 @@ decodes its full token budget. Prints one JSON object: recordings/s per batch si
 memory, and the settings.
 
     .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128 --seconds 6 [--static-cache]
-    .venv/bin/python benchmarks/gpu_throughput.py --size tiny --device cpu   # smoke run of the script
+    .venv/bin/python benchmarks/gpu_throughput.py --model DIR --device cpu   # smoke run on a checkpoint
+                                                                             # (e.g. `pronscore model tiny DIR`)
 
-Compare with DESIGN.md's reference figures (one H200: batch 64 with the dynamic cache, 14
-recordings/s; target 100 recordings/s through the whole pipeline).
+Target: at least 100 recordings/s per H200 (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from transformers import Phi4MultimodalConfig, Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM  # noqa: E402
 
+from engines import ScoringItem  # noqa: E402
+from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
+from engines.phi4mm.loading import ModelParts  # noqa: E402
 from scoring.audio import SAMPLE_RATE  # noqa: E402
-from training.tiny import _utterances, build_tokenizer, tiny_config  # noqa: E402
-from worker.engine.phi4mm import EngineConfig, ModelParts, Phi4Engine, ScoringItem  # noqa: E402
+from scoring.speechocean import parse_utterance  # noqa: E402
+from training.tokenizer import build_tokenizer  # noqa: E402
 
 SENTENCE = "THEN HE WENT TO THE THEME PARK"  # 7 words: a budget of 120 new tokens in joint-v1
 
@@ -55,7 +58,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,64,128")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=2, help="timed batches per size, after one warm-up")
-    parser.add_argument("--size", choices=["full", "tiny"], default="full")
+    parser.add_argument("--model", help="a checkpoint directory to load instead of full-size random weights")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--format", default="joint-v1")
     parser.add_argument("--static-cache", action="store_true", help="decode with a static (compiled) cache")
@@ -64,23 +67,23 @@ def main() -> None:
     device = torch.device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     torch.manual_seed(0)
-    tokenizer = build_tokenizer(_utterances(ROOT / "data" / "speechocean762-sample" / "labels.jsonl"))
-    config = full_size_config(tokenizer) if args.size == "full" else tiny_config(tokenizer)
-    started = time.perf_counter()
-    with torch.device(device):
-        model = Phi4MultimodalForCausalLM(config).to(dtype)
-    build_seconds = time.perf_counter() - started
-    parts = ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor())
-    engine = Phi4Engine(
-        EngineConfig(
-            model="random-weights",
-            device=args.device,
-            task_format=args.format,
-            batch_audio_seconds=1e9,
-            static_cache=args.static_cache,
-        ),
-        parts=parts,
+    config = Phi4Config(
+        model=args.model or "random-weights",
+        device=args.device,
+        task_format=args.format,
+        static_cache=args.static_cache,
     )
+    started = time.perf_counter()
+    if args.model:
+        engine = Phi4Engine(config)
+    else:
+        labels = (ROOT / "data" / "speechocean762-sample" / "labels.jsonl").read_text().splitlines()
+        tokenizer = build_tokenizer([parse_utterance(json.loads(line)) for line in labels if line.strip()])
+        with torch.device(device):
+            model = Phi4MultimodalForCausalLM(full_size_config(tokenizer)).to(dtype)
+        engine = Phi4Engine(config, parts=ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor()))
+    build_seconds = time.perf_counter() - started
+    model = engine.parts.model
     rng = np.random.default_rng(0)
     results = {}
     for size in (int(s) for s in args.batch_sizes.split(",")):
@@ -105,7 +108,7 @@ def main() -> None:
         print(json.dumps({"batch": size, **results[size]}), flush=True)
     report = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "size": args.size,
+        "model": args.model or "full size, random weights",
         "parameters": sum(p.numel() for p in model.parameters()),
         "dtype": str(dtype),
         "audio_seconds": args.seconds,

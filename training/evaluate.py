@@ -16,7 +16,7 @@ from typing import Any
 
 from scoring.metrics import MddCounts, confusions, error_rate, pearson
 from scoring.phones import split_phones
-from scoring.speechocean import SCORE_ASPECTS
+from scoring.scores import SCORE_ASPECTS
 from scoring.text import normalize_text
 from training.data import Example
 

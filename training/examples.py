@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from worker.engine.phi4mm import ModelParts, prompt_embeddings
+from engines.phi4mm.inputs import prompt_embeddings
+from engines.phi4mm.loading import ModelParts
 
 IGNORE_INDEX = -100
 

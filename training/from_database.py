@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import Assessment, AssessmentStatus, ModelVersion, PhoneDiff, Recording
 from scoring.phones import split_phones
-from scoring.speechocean import SCORE_ASPECTS
+from scoring.scores import SCORE_ASPECTS
 from training.evaluate import Reference
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from peft import LoraConfig, get_peft_model
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from peft import get_peft_model
 from transformers import (
     Phi4MultimodalConfig,
     Phi4MultimodalFeatureExtractor,
@@ -27,29 +25,17 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from engines.phi4mm.loading import TINY_MARKER, ModelParts
+from engines.phi4mm.lora import BASE_SPEECH_ADAPTER, speech_lora_config
 from scoring.audio import SAMPLE_RATE
 from scoring.formats import FORMATS
-from scoring.phones import PHONES
 from scoring.speechocean import RatedUtterance, parse_utterance
 from training.examples import collate, supervised_example
-from worker.engine.phi4mm import BASE_SPEECH_ADAPTER, TINY_MARKER, ModelParts
+from training.tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)
 
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|end|>",
-    "<|endoftext10|>",
-    "<|endoftext11|>",
-]
-# The speech LoRA sits on the language model's projections only, as in Phi-4-multimodal.
-SPEECH_LORA_TARGETS = r"model\.layers\.\d+\.(self_attn\.(qkv_proj|o_proj)|mlp\.(gate_up_proj|down_proj))"
-
-
-def speech_lora_config(rank: int = 8) -> LoraConfig:
-    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.01, target_modules=SPEECH_LORA_TARGETS)
+TINY_LORA_RANK = 8
 
 
 def _utterances(labels: Path | None) -> list[RatedUtterance]:
@@ -63,48 +49,6 @@ def _utterances(labels: Path | None) -> list[RatedUtterance]:
         ],
     }  # fmt: skip
     return [parse_utterance(record)]
-
-
-def _corpus(utterances: list[RatedUtterance]) -> Iterator[str]:
-    for task in FORMATS.values():
-        for utterance in utterances:
-            for turn, target in zip(task.turns(utterance.text), task.targets(utterance), strict=True):
-                yield turn.chat()
-                yield target
-    yield " ".join(sorted(PHONES))
-
-
-def _prompt_fragments() -> list[str]:
-    """The fixed text of every prompt (what surrounds the reference sentence)."""
-    sentinel = "QZXQ"  # survives the normalisation of reference sentences
-    fragments = []
-    for task in FORMATS.values():
-        for turn in task.turns(sentinel):
-            fragments.extend(f for f in turn.instruction.split(sentinel) if len(f) > 16)
-    return fragments
-
-
-def build_tokenizer(utterances: list[RatedUtterance], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained offline on the prompts and answers, with Phi-4's chat
-    tokens. Each prompt's fixed text is one added token, which keeps sequences short on a CPU."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(_corpus(utterances), trainer=trainer)
-    tokenizer.add_tokens(_prompt_fragments())
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens={"audio_token": "<|endoftext11|>", "image_token": "<|endoftext10|>"},
-    )
 
 
 def tiny_config(tokenizer: PreTrainedTokenizerFast) -> Phi4MultimodalConfig:
@@ -184,7 +128,7 @@ def write_tiny_checkpoint(out: Path, labels: Path | None = None, teach_steps: in
     tokenizer = build_tokenizer(utterances)
     base = Phi4MultimodalForCausalLM(tiny_config(tokenizer))
     features = Phi4MultimodalFeatureExtractor()
-    model = get_peft_model(base, speech_lora_config())
+    model = get_peft_model(base, speech_lora_config(rank=TINY_LORA_RANK))
     loss = None
     if teach_steps > 0:
         for parameter in model.parameters():

@@ -25,24 +25,28 @@ import torch
 from peft import PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
 
-from scoring.audio import decode
-from scoring.formats import get_format
-from training.data import load_dataset
-from training.examples import collate, supervised_example
-from training.tiny import speech_lora_config
-from worker.engine.phi4mm import (
-    AUDIO_WEIGHTS,
-    BASE_SPEECH_ADAPTER,
+from engines.phi4mm.loading import (
     ModelParts,
-    adapter_sha256,
+    has_base_speech_adapter,
+    hub_revision,
     load_parts,
     resolve_device,
     resolve_dtype,
 )
+from engines.phi4mm.lora import (
+    ADAPTER_MANIFEST,
+    AUDIO_WEIGHTS,
+    BASE_SPEECH_ADAPTER,
+    adapter_sha256,
+    speech_lora_config,
+)
+from scoring.audio import decode
+from scoring.formats import get_format
+from training.data import load_dataset
+from training.examples import collate, supervised_example
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "pronscore-adapter.json"
 Variant = Literal["lora", "unfreeze"]
 
 
@@ -81,12 +85,11 @@ class _State:
 
 
 def _trainable_model(parts: ModelParts, config: TrainConfig, revision: str | None) -> PeftModel:
-    base = Path(config.model)
-    if (base / BASE_SPEECH_ADAPTER).is_dir() or not base.exists():
+    if has_base_speech_adapter(config.model):
         location = {"subfolder": BASE_SPEECH_ADAPTER} | ({"revision": revision} if revision else {})
         model = PeftModel.from_pretrained(parts.model, config.model, is_trainable=True, **location)
     else:  # a base without its own speech LoRA: start one of the paper's size
-        model = get_peft_model(parts.model, speech_lora_config(rank=320))
+        model = get_peft_model(parts.model, speech_lora_config())
     if config.variant == "unfreeze":
         for parameter in _audio_embed(model).parameters():
             parameter.requires_grad_(True)
@@ -132,7 +135,7 @@ def train(config: TrainConfig, on_step: Callable[[int, int, float], None] | None
     ]
     device = resolve_device(config.device)
     dtype = resolve_dtype("auto", device)
-    revision = None if Path(config.model).is_dir() else config.revision
+    revision = hub_revision(config.model, config.revision)
     parts = load_parts(config.model, revision, device, dtype)
     model = _trainable_model(parts, config, revision)
     if device.type == "cuda":
@@ -210,5 +213,5 @@ def train(config: TrainConfig, on_step: Callable[[int, int, float], None] | None
         "weights_sha256": adapter_sha256(adapter),
         "created_at": datetime.now(UTC).isoformat(),
     }
-    (adapter / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (adapter / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2))
     return TrainResult(adapter, state.step, loss_value, resumed_from)

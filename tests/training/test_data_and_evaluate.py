@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pronscore.cli.app import app
+from cli.app import app
 from tests.conftest import SAMPLE_DIR
 from training.data import DatasetError, load_dataset
 

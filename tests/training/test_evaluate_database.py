@@ -4,9 +4,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cli.app import app
 from producer.ratings import import_ratings
 from producer.sample import sample_submissions, write_ratings
-from pronscore.cli.app import app
 from tests.conftest import SAMPLE_DIR
 
 runner = CliRunner()

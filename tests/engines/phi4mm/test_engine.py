@@ -7,10 +7,11 @@ import torch
 from peft import get_peft_model
 from transformers import Phi4MultimodalForCausalLM
 
+from engines import ScoringItem
+from engines.phi4mm import Phi4Config, Phi4Engine, generation
+from engines.phi4mm.lora import speech_lora_config
 from scoring.audio import decode
 from tests.conftest import sample_wav
-from training.tiny import speech_lora_config
-from worker.engine.phi4mm import EngineConfig, Phi4Engine, ScoringItem
 
 
 def _items(count: int) -> list[ScoringItem]:
@@ -23,12 +24,12 @@ def _items(count: int) -> list[ScoringItem]:
 
 @pytest.fixture(scope="module")
 def untaught(untaught_model: Path) -> Phi4Engine:
-    return Phi4Engine(EngineConfig(model=str(untaught_model), batch_audio_seconds=1000))
+    return Phi4Engine(Phi4Config(model=str(untaught_model)))
 
 
 def test_loads_from_disk_and_records_its_version(tiny_model: Path) -> None:
-    engine = Phi4Engine(EngineConfig(model=str(tiny_model)))
-    assert engine.meaningless
+    engine = Phi4Engine(Phi4Config(model=str(tiny_model)))
+    assert engine.version.meaningless
     assert engine.version.task_format == "joint-v1"
     assert engine.version.adapter_sha256 is None
     assert engine.version.name == f"{tiny_model.name}+speech-lora/joint-v1"
@@ -36,7 +37,7 @@ def test_loads_from_disk_and_records_its_version(tiny_model: Path) -> None:
 
 
 def test_taught_tiny_model_gives_complete_meaningless_assessments(tiny_model: Path) -> None:
-    engine = Phi4Engine(EngineConfig(model=str(tiny_model)))
+    engine = Phi4Engine(Phi4Config(model=str(tiny_model)))
     (assessment,) = engine.score(_items(1))
     body = assessment.to_dict()
     assert body["status"] == "scored", body
@@ -48,7 +49,6 @@ def test_taught_tiny_model_gives_complete_meaningless_assessments(tiny_model: Pa
 def test_mixed_length_batch_equals_one_by_one_greedy(untaught: Phi4Engine) -> None:
     items = _items(4)
     assert len({round(item.seconds, 2) for item in items}) == 4, "need four different lengths"
-    assert len(untaught.batches(items)) == 1
     batched, _ = untaught.generate(items)
     singles = [untaught.generate([item])[0][0] for item in items]
     assert batched == singles
@@ -56,21 +56,10 @@ def test_mixed_length_batch_equals_one_by_one_greedy(untaught: Phi4Engine) -> No
 
 
 def test_static_cache_gives_the_same_outputs(untaught_model: Path, untaught: Phi4Engine) -> None:
-    static = Phi4Engine(EngineConfig(model=str(untaught_model), batch_audio_seconds=1000, static_cache=True))
+    static = Phi4Engine(Phi4Config(model=str(untaught_model), static_cache=True))
     items = _items(3)
     assert static.generate(items)[0] == untaught.generate(items)[0]
     assert static.version.decoding["cache"] == "static"
-
-
-def test_batches_follow_the_audio_budget(untaught_model: Path) -> None:
-    engine = Phi4Engine(EngineConfig(model=str(untaught_model), batch_audio_seconds=6.0))
-    items = _items(4)
-    batches = engine.batches(items)
-    for batch in batches:
-        assert sum(items[i].seconds for i in batch) <= 6.0 or len(batch) == 1
-    flat = [i for batch in batches for i in batch]
-    assert sorted(flat) == [0, 1, 2, 3]
-    assert [items[i].seconds for i in flat] == sorted(item.seconds for item in items)
 
 
 def test_a_peft_adapter_loads_and_changes_outputs(untaught_model: Path, tmp_path: Path) -> None:
@@ -80,8 +69,8 @@ def test_a_peft_adapter_loads_and_changes_outputs(untaught_model: Path, tmp_path
     config.init_lora_weights = False  # random A and B, so the adapter is not the identity
     get_peft_model(base, config).save_pretrained(str(tmp_path / "adapter"))
 
-    plain = Phi4Engine(EngineConfig(model=str(untaught_model)))
-    adapted = Phi4Engine(EngineConfig(model=str(untaught_model), adapter=str(tmp_path / "adapter")))
+    plain = Phi4Engine(Phi4Config(model=str(untaught_model)))
+    adapted = Phi4Engine(Phi4Config(model=str(untaught_model), adapter=str(tmp_path / "adapter")))
     items = _items(2)
     assert adapted.generate(items)[0] != plain.generate(items)[0]
     assert adapted.version.adapter_sha256 and len(adapted.version.adapter_sha256) == 64
@@ -90,7 +79,7 @@ def test_a_peft_adapter_loads_and_changes_outputs(untaught_model: Path, tmp_path
 
 def test_missing_adapter_is_a_clear_error(untaught_model: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no peft adapter"):
-        Phi4Engine(EngineConfig(model=str(untaught_model), adapter=str(tmp_path)))
+        Phi4Engine(Phi4Config(model=str(untaught_model), adapter=str(tmp_path)))
 
 
 def test_unparseable_generation_is_a_failure_not_an_exception(untaught: Phi4Engine) -> None:
@@ -104,23 +93,23 @@ def test_unparseable_generation_is_a_failure_not_an_exception(untaught: Phi4Engi
 
 
 def test_paper_format_runs_two_generations(untaught_model: Path) -> None:
-    engine = Phi4Engine(EngineConfig(model=str(untaught_model), task_format="paper"))
+    engine = Phi4Engine(Phi4Config(model=str(untaught_model), task_format="paper"))
     outputs, _ = engine.generate(_items(2))
     assert [len(o) for o in outputs] == [2, 2]
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_order(untaught: Phi4Engine, monkeypatch) -> None:
-    real = untaught._generate
+    real = generation.greedy
     sizes: list[int] = []
 
-    def generate_or_oom(items, turn):
-        sizes.append(len(items))
-        if len(items) > 1:
+    def greedy_or_oom(parts, requests, static_cache=False):
+        sizes.append(len(requests))
+        if len(requests) > 1:
             raise torch.OutOfMemoryError("simulated")
-        return real(items, turn)
+        return real(parts, requests, static_cache)
 
     items = _items(3)
-    expected = [real([item], 0)[0] for item in items]
-    monkeypatch.setattr(untaught, "_generate", generate_or_oom)
-    assert untaught._generate_halving(items, 0) == expected
+    expected = [untaught.generate([item])[0][0] for item in items]
+    monkeypatch.setattr(generation, "greedy", greedy_or_oom)
+    assert untaught.generate(items)[0] == expected
     assert sizes == [3, 1, 2, 1, 1]

@@ -1,1 +1,0 @@
-"""Model engines: from audio and a reference sentence to model answers."""
