@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
 
+from engines import EngineVersion  # noqa: E402
 from migrations import alembic_config  # noqa: E402
 from producer.client import ScoringClient  # noqa: E402
 from producer.sample import sample_submissions  # noqa: E402
@@ -45,8 +46,8 @@ from scoring.lexicon import default_lexicon  # noqa: E402
 from scoring.parsing import parse_outputs  # noqa: E402
 from scoring.speechocean import parse_utterance  # noqa: E402
 from tests.pipeline import free_port_block  # noqa: E402
-from worker import runner  # noqa: E402
-from worker.engine.phi4mm import ModelVersionInfo  # noqa: E402
+from worker import fetching, runner  # noqa: E402
+from worker.runtime import Runtime  # noqa: E402
 
 STAGES: dict[str, float] = defaultdict(float)
 
@@ -67,7 +68,10 @@ class CannedEngine:
         self.generation_ms = generation_ms
         self.task = get_format("joint-v1")
         self.lexicon = default_lexicon()
-        self.version = ModelVersionInfo("canned/joint-v1", "canned", None, None, "joint-v1", {}, True)
+        self.version = EngineVersion("canned/joint-v1", "canned", None, None, "joint-v1", meaningless=True)
+
+    def close(self) -> None:
+        pass
 
     def score(self, items):
         time.sleep(self.generation_ms * len(items) / 1000)  # a GPU busy generating, CPU idle
@@ -110,7 +114,7 @@ def main() -> None:
             s3_access_key_id="bench",
             s3_secret_access_key="bench-secret",
             batch_audio_seconds=1e9,
-            generation_batch_seconds=1e9,
+            chunk_audio_seconds=1e9,
         )
         command.upgrade(alembic_config(settings.database_url), "head")
         submissions = sample_submissions(ROOT / "data" / "speechocean762-sample")
@@ -139,12 +143,12 @@ def main() -> None:
         for start in range(0, len(rows), per_batch):
             batches += client.enqueue(rows[start : start + per_batch], run=f"bench-{start}").batches
         enqueue_cpu = time.process_time() - enqueue_cpu
-        if args.generation_ms:  # generation chunks of about 64 recordings
+        if args.generation_ms:  # chunks of about 64 recordings
             mean_seconds = sum(soundfile.info(r["audio"]).duration for r in rows[:64]) / 64
-            settings = settings.model_copy(update={"generation_batch_seconds": 64 * mean_seconds})
+            settings = settings.model_copy(update={"chunk_audio_seconds": 64 * mean_seconds})
 
-        runtime = runner.Runtime(settings, engine=CannedEngine(answers, args.generation_ms))
-        real_fetch, real_write = runner._fetch, runner._write
+        runtime = Runtime(settings, engine=CannedEngine(answers, args.generation_ms))
+        real_fetch, real_write = fetching.fetch, runner._complete
 
         def timed_fetch(*a):
             with stage("fetch + decode + resample"):
@@ -154,7 +158,7 @@ def main() -> None:
             with stage("database write"):
                 return real_write(*a)
 
-        runner._fetch, runner._write = timed_fetch, timed_write
+        fetching.fetch, runner._complete = timed_fetch, timed_write
         runner.run_batch(batches[0], runtime)  # warm-up: lexicon, connections, imports
         STAGES.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()

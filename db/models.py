@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from scoring.alignment import Op
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -60,13 +62,6 @@ class BatchStatus(enum.StrEnum):
 class AssessmentStatus(enum.StrEnum):
     scored = "scored"
     unparseable = "unparseable"
-
-
-class DiffOp(enum.StrEnum):
-    match = "match"
-    substitution = "substitution"
-    deletion = "deletion"
-    insertion = "insertion"
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
@@ -127,7 +122,6 @@ class Batch(Base):
     lease_owner: Mapped[str | None] = mapped_column(Text)
     lease_expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = _created()
@@ -156,7 +150,7 @@ class Recording(Base):
         _enum(RecordingStatus, "recording_status"), default=RecordingStatus.queued
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    failure_reason: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)  # a scoring.failures.FailureReason
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -211,4 +205,4 @@ class PhoneDiff(Base):
     word: Mapped[str] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text)
     actual: Mapped[str | None] = mapped_column(Text)
-    op: Mapped[DiffOp] = mapped_column(_enum(DiffOp, "diff_op"))
+    op: Mapped[Op] = mapped_column(_enum(Op, "diff_op"))

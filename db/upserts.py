@@ -10,15 +10,8 @@ from sqlalchemy import case, func, literal_column, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import (
-    Assessment,
-    AssessmentStatus,
-    DiffOp,
-    Learner,
-    ModelVersion,
-    Recording,
-)
-from scoring.assessment import Assessment as DomainAssessment
+from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording
+from scoring.assessment import AssessmentResult
 
 
 def upsert_learner(session: Session, external_id: str, class_id: str | None) -> int:
@@ -86,7 +79,7 @@ def upsert_recording(
     return recording_id, inserted
 
 
-def _assessment_values(assessment: DomainAssessment) -> dict[str, Any]:
+def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:
     answer = assessment.answer
     return {
         "status": AssessmentStatus.scored if answer else AssessmentStatus.unparseable,
@@ -102,7 +95,7 @@ def _assessment_values(assessment: DomainAssessment) -> dict[str, Any]:
     }
 
 
-def _diff_rows(assessment_id: int, assessment: DomainAssessment) -> list[dict[str, Any]]:
+def _diff_rows(assessment_id: int, assessment: AssessmentResult) -> list[dict[str, Any]]:
     rows = assessment.phone_diff.rows() if assessment.phone_diff else []
     return [
         {
@@ -112,14 +105,14 @@ def _diff_rows(assessment_id: int, assessment: DomainAssessment) -> list[dict[st
             "word": word.text,
             "expected": edit.expected,
             "actual": edit.actual,
-            "op": DiffOp(edit.op.value),
+            "op": edit.op,
         }
         for position, word, edit in rows
     ]
 
 
 def upsert_assessments(
-    session: Session, model_version_id: int, assessments: Sequence[tuple[int, DomainAssessment]]
+    session: Session, model_version_id: int, assessments: Sequence[tuple[int, AssessmentResult]]
 ) -> dict[int, int]:
     """Write a batch's assessments and phone diffs in three statements; a replay rewrites the
     same rows. Returns assessment ids by recording id."""
@@ -143,7 +136,7 @@ def upsert_assessments(
     return ids
 
 
-def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: DomainAssessment) -> int:
+def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: AssessmentResult) -> int:
     """Write one assessment and its phone diffs; a replay rewrites the same rows."""
     return upsert_assessments(session, model_version_id, [(recording_id, assessment)])[recording_id]
 

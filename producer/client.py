@@ -19,20 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.batches import mark_enqueued
-from db.models import Batch, Recording, RecordingStatus, Run
+from db.batches import create_batches
+from db.models import Recording, RecordingStatus
+from db.runs import RunStatus, get_or_create_run, run_status
 from db.session import session_scope
-from db.status import RunStatus, run_status
 from db.upserts import upsert_learner, upsert_recording
 from producer.manifest import RowError, Submission, read_manifest, validate
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri
 from scoring.audio import AudioError, probe, to_model_rate_wav
-from scoring.batching import form_batches
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +135,7 @@ class ScoringClient:
         return result
 
     def _register(self, session: Session, name: str, stored: list[_Stored]) -> EnqueueResult:
-        run_id = session.execute(select(Run.id).where(Run.name == name)).scalar_one_or_none()
-        if run_id is None:
-            run = Run(name=name)
-            session.add(run)
-            session.flush()
-            run_id = run.id
+        run_id = get_or_create_run(session, name)
         result = EnqueueResult(run_id=run_id, run=name)
         registered: list[int] = []
         for item in stored:
@@ -171,12 +165,7 @@ class ScoringClient:
                 )
             ).all()
         )
-        for members in form_batches(list(waiting.items()), self.settings.batch_audio_seconds):
-            batch = Batch(run_id=run_id, audio_seconds=sum(waiting[m] or 0.0 for m in members))
-            session.add(batch)
-            session.flush()
-            session.execute(update(Recording).where(Recording.id.in_(members)).values(batch_id=batch.id, run_id=run_id))
-            result.batches.append(batch.id)
+        result.batches = create_batches(session, run_id, waiting, self.settings.batch_audio_seconds)
         return result
 
     def _send(self, batch_ids: list[int]) -> bool:
@@ -187,8 +176,6 @@ class ScoringClient:
         except (BrokerError, OSError) as error:
             log.warning("could not send %d batches (%s); `pronscore sweep` will send them", len(batch_ids), error)
             return False
-        with session_scope(self.settings.database_url) as session:
-            mark_enqueued(session, batch_ids)
         return True
 
     # Status ----------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The sweep: every batch that should be in the queue gets a message.
 
-Batches whose lease expired (their worker died) go back to queued and are sent again; queued
-batches whose message is in neither the queue nor a worker's hands (Redis restarted, flushed,
-or the send failed) are sent again too. A duplicate message is harmless: it finds its batch claimed or done.
+Batches whose lease expired (their worker died or hung and stopped renewing) go back to queued
+and are sent again; queued batches whose message is in neither the queue nor a worker's hands
+(Redis restarted, flushed, or the send failed) are sent again too. A duplicate message is
+harmless: it finds its batch claimed or done.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from db.batches import expired_batches, mark_enqueued, queued_batches
+from db.batches import expire_leases, queued_batches
 from db.session import session_scope
 from pronscore.queue import batch_ids_in_broker, send_batches
 from pronscore.settings import Settings
@@ -28,7 +29,7 @@ class SweepResult:
 
 def sweep(settings: Settings, app: Celery) -> SweepResult:
     with session_scope(settings.database_url) as session:
-        expired = expired_batches(session)
+        expired = expire_leases(session)
         queued = queued_batches(session)
     # An expired batch's message may still sit among a dead worker's unacknowledged ones, where it
     # stays until the visibility timeout: send it again now. Other queued batches are sent only
@@ -37,8 +38,6 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     resend = [batch_id for batch_id in queued if batch_id in expired or batch_id not in waiting]
     if resend:
         send_batches(app, resend)
-        with session_scope(settings.database_url) as session:
-            mark_enqueued(session, resend)
     if expired or resend:
         log.info("sweep: %d expired leases, %d batches re-sent", len(expired), len(resend))
     return SweepResult(expired, resend)

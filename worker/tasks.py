@@ -11,7 +11,8 @@ from pronscore.queue import SCORE_BATCH, SWEEP, make_celery
 from pronscore.settings import get_settings
 from pronscore.storage import StorageError
 from worker import metrics
-from worker.runner import Runtime, run_batch
+from worker.runner import run_batch
+from worker.runtime import Runtime
 from worker.sweep import sweep
 
 app = make_celery(get_settings())

@@ -148,11 +148,12 @@ def test_run_summary_counts_failures_hours_and_rate(session: Session) -> None:
         )
     rows = {r["run"]: r for r in run_report(session, "run-summary", ReportFilters()).rows}
     first = rows["night-1"]
-    # 1800 + 2700 + 2700 s = 2 hours; 1 recording scored in the 10 s between first start and last finish.
+    # 1800 + 2700 + 2700 s = 2 hours; 3 recordings finished (1 scored, 2 failed) in the 10 s between
+    # first start and last finish: the same rate `pronscore status` shows.
     assert (first["recordings"], first["scored"], first["failed"], first["queued"]) == (3, 1, 2, 0)
     assert first["failures"] == {"audio_unreadable": 1, "object_missing": 1}
     assert first["audio_hours"] == D("2.0000")
-    assert first["recordings_per_second"] == D("0.100")
+    assert first["recordings_per_second"] == D("0.300")
     assert first["model"] == "m1"
     second = rows["night-2"]
     assert (second["recordings"], second["failures"], second["recordings_per_second"]) == (0, {}, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -9,16 +10,14 @@ import redis
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from cli.app import app
 from db.models import Batch, Learner, Recording, Run
 from db.session import session_scope
 from producer.client import ScoringClient
 from producer.sample import write_manifest
-from pronscore.cli.app import app
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri, StorageError
 from tests.pipeline import short_sample
-
-pytestmark = pytest.mark.integration
 
 
 def _count(model: type) -> int:
@@ -35,7 +34,9 @@ def test_enqueue_uploads_registers_batches_and_sends(no_worker: dict) -> None:
         assert sum(b.audio_seconds for b in batches) == pytest.approx(
             session.execute(select(func.sum(Recording.duration_seconds))).scalar_one()
         )
-        assert all(b.audio_seconds <= 15 or b.id for b in batches)
+        members = Counter(session.execute(select(Recording.batch_id)).scalars())
+        assert len(batches) >= 2, "6 recordings are more than one 15 s batch"
+        assert all(b.audio_seconds <= 15 or members[b.id] == 1 for b in batches), "over budget only when alone"
         uris = session.execute(select(Recording.storage_uri)).scalars().all()
     assert all(AudioStore(get_settings()).exists(S3Uri.parse(uri)) for uri in uris)
     assert redis.Redis.from_url(no_worker["PRONSCORE_REDIS_URL"]).llen("gpu") == len(result.batches)

@@ -10,22 +10,20 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import pytest
 import redis
 import soundfile
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from cli.app import app
 from db.models import Assessment, Batch, BatchStatus, PhoneDiff, Recording
 from db.session import session_scope
 from producer.client import ScoringClient
-from pronscore.cli.app import app
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri
 from tests.pipeline import ROOT, WorkerProcess, counts, short_sample, wait_for_run
-
-pytestmark = pytest.mark.integration
+from worker.sweep import sweep
 
 
 def _rows(session, model: type) -> int:
@@ -93,10 +91,14 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
         time.sleep(0.05)
     worker_process.kill()
     assert counts("night-kill").get("scored", 0) < len(rows), "killed too late to test anything"
+    with session_scope(get_settings().database_url) as session:
+        held = set(session.execute(select(Batch.id).where(Batch.status == BatchStatus.running)).scalars())
+    assert held, "the killed worker held a batch"
 
+    broker = make_celery(get_settings())
+    assert not held & set(sweep(get_settings(), broker).expired), "its lease runs until it expires"
     time.sleep(float(pipeline_env["PRONSCORE_LEASE_SECONDS"]) + 1)
-    swept = CliRunner().invoke(app, ["sweep"])
-    assert swept.exit_code == 0, swept.output
+    assert held <= set(sweep(get_settings(), broker).expired), "no renewals since the kill: the sweep retakes it"
     worker_process.ensure_running(pipeline_env)
 
     assert wait_for_run("night-kill", len(rows)) == {"scored": len(rows)}

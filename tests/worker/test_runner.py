@@ -7,21 +7,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from db import batches
 from db.models import Assessment, Batch, PhoneDiff, Recording, RecordingStatus
 from db.session import get_engine, session_scope
+from engines.phi4mm import Phi4Config, Phi4Engine
 from producer.client import ScoringClient
 from pronscore.settings import get_settings
 from tests.pipeline import short_sample
-from worker import runner
-from worker.engine.phi4mm import EngineConfig, Phi4Engine
-from worker.runner import Runtime, run_batch
-
-pytestmark = pytest.mark.integration
+from worker.runner import run_batch
+from worker.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model: Path) -> Phi4Engine:
-    return Phi4Engine(EngineConfig(model=str(tiny_model)))
+    return Phi4Engine(Phi4Config(model=str(tiny_model)))
 
 
 def _counts() -> tuple[int, int, set]:
@@ -49,7 +48,7 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
         short_sample(4), run="night"
     )
     (batch_id,) = result.batches
-    real_upsert = runner.upsert_assessments
+    real_upsert = batches.upsert_assessments
 
     def upsert_then_lose_connection(session, *args):
         """Write the assessments, then the server drops the connection before the statuses."""
@@ -60,7 +59,7 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
             admin.commit()
         return written
 
-    monkeypatch.setattr(runner, "upsert_assessments", upsert_then_lose_connection)
+    monkeypatch.setattr(batches, "upsert_assessments", upsert_then_lose_connection)
     runtime = Runtime(get_settings(), engine=engine)
     with pytest.raises(Exception, match=r"terminat|closed|connection"):
         run_batch(batch_id, runtime)
@@ -70,7 +69,7 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
     with session_scope(get_settings().database_url) as session:
         assert session.get(Batch, batch_id).status.value == "queued", "given back for the retry"
 
-    monkeypatch.setattr(runner, "upsert_assessments", real_upsert)
+    monkeypatch.setattr(batches, "upsert_assessments", real_upsert)
     retry = run_batch(batch_id, runtime)
     assert retry.claimed and retry.scored == 4
     assessments, _, statuses = _counts()

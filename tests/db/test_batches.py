@@ -1,0 +1,124 @@
+"""The batch lifecycle on a real database, without a worker: form, claim, renew, complete,
+release, expire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from db.batches import (
+    claim_batch,
+    complete_batch,
+    create_batches,
+    expire_leases,
+    release_batch,
+    renew_lease,
+    start_recordings,
+)
+from db.models import Assessment, Batch, BatchStatus, Recording, RecordingStatus, Run
+from db.runs import get_or_create_run
+from db.upserts import upsert_model_version
+from scoring.failures import FailureReason, RecordingFailure
+from tests.factories import add_recording, scored, unparseable
+
+WHEN = datetime(2026, 9, 7, 9, tzinfo=UTC)
+
+
+def _batch(session: Session, durations: dict[str, float], budget: float = 100.0) -> tuple[int, list[int], list[int]]:
+    run_id = get_or_create_run(session, "night")
+    ids = {
+        name: add_recording(session, name, "kim", "4a", WHEN, duration=seconds) for name, seconds in durations.items()
+    }
+    return (
+        run_id,
+        create_batches(session, run_id, {ids[n]: s for n, s in durations.items()}, budget),
+        list(ids.values()),
+    )
+
+
+def _lease_left(session: Session, batch_id: int) -> float:
+    return session.execute(
+        select(func.extract("epoch", Batch.lease_expires_at - func.now())).where(Batch.id == batch_id)
+    ).scalar_one()
+
+
+def test_batches_are_cut_by_audio_seconds_shortest_first(session: Session) -> None:
+    _, batches, _ = _batch(session, {"a": 4.0, "b": 1.0, "c": 3.0, "d": 9.0}, budget=5.0)
+    members = [
+        sorted(session.execute(select(Recording.source_id).where(Recording.batch_id == b)).scalars()) for b in batches
+    ]
+    assert members == [["b", "c"], ["a"], ["d"]]
+    assert [session.get(Batch, b).audio_seconds for b in batches] == [4.0, 4.0, 9.0]
+
+
+def test_one_owner_at_a_time_and_the_holder_may_reclaim(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    assert not claim_batch(session, batch_id, "host:2", lease_seconds=60)
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    assert session.get(Batch, batch_id).attempts == 2
+
+
+def test_renewal_extends_the_lease_of_its_holder_only(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=10)
+    assert _lease_left(session, batch_id) <= 10
+    assert renew_lease(session, batch_id, "host:1", lease_seconds=600)
+    assert _lease_left(session, batch_id) > 590
+    assert not renew_lease(session, batch_id, "host:2", lease_seconds=600)
+
+
+def test_an_expired_lease_goes_back_to_queued_and_renewal_then_fails(session: Session) -> None:
+    _, (batch_id, other), _ = _batch(session, {"a": 2.0, "b": 2.0}, budget=2.0)
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    claim_batch(session, other, "host:2", lease_seconds=60)
+    session.execute(
+        text("UPDATE batches SET lease_expires_at = now() - interval '1 second' WHERE id = :id"), {"id": batch_id}
+    )
+    assert expire_leases(session) == [batch_id]
+    assert session.get(Batch, batch_id).status == BatchStatus.queued
+    assert session.get(Batch, other).status == BatchStatus.running
+    assert not renew_lease(session, batch_id, "host:1", lease_seconds=60)
+
+
+def test_release_gives_the_batch_back_only_from_its_holder(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    release_batch(session, batch_id, "host:2")
+    assert session.get(Batch, batch_id).status == BatchStatus.running
+    release_batch(session, batch_id, "host:1")
+    assert session.get(Batch, batch_id).status == BatchStatus.queued
+
+
+def test_complete_writes_results_statuses_and_run_bookkeeping(session: Session) -> None:
+    run_id, (batch_id,), (good, bad, gone) = _batch(session, {"good": 2.0, "bad": 2.0, "gone": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    assert [r.source_id for r in start_recordings(session, batch_id)] == ["good", "bad", "gone"]
+    version = upsert_model_version(session, "model/joint-v1")
+    results = {
+        good: scored((7, 8, 7, 7)),
+        bad: unparseable(),
+        gone: RecordingFailure(FailureReason.object_missing, "s3://bucket/gone does not exist"),
+    }
+    outcome = complete_batch(session, batch_id, "host:1", version, results)
+    assert outcome is not None
+    assert (outcome.scored, outcome.failed) == (1, {"unparseable_output": 1, "object_missing": 1})
+    states = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
+    assert states == {"good": None, "bad": "unparseable_output", "gone": "object_missing"}
+    assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 2
+    batch, run = session.get(Batch, batch_id), session.get(Run, run_id)
+    assert (batch.status, batch.lease_owner) == (BatchStatus.done, None)
+    assert run.finished_at is not None and run.model_version_id == version
+
+
+def test_complete_without_the_lease_writes_nothing(session: Session) -> None:
+    _, (batch_id,), (rid,) = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    start_recordings(session, batch_id)
+    version = upsert_model_version(session, "model/joint-v1")
+    assert complete_batch(session, batch_id, "host:2", version, {rid: scored((7, 8, 7, 7))}) is None
+    assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 0
+    assert session.get(Recording, rid).status == RecordingStatus.scoring
+    assert session.get(Batch, batch_id).status == BatchStatus.running
