@@ -4,6 +4,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 && 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY pronscore pronscore
+COPY cli cli
+COPY engines engines
 COPY scoring scoring
 COPY db db
 COPY migrations migrations

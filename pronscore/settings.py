@@ -1,9 +1,10 @@
 """One settings object for every process, read from `PRONSCORE_*` variables and `.env`."""
 
+import warnings
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TaskFormatName = Literal["joint-v1", "paper"]
@@ -50,22 +51,42 @@ class Settings(BaseSettings):
     batch_audio_seconds: float = Field(
         1536.0,
         gt=0,
-        description="Audio seconds per queued batch, the unit of work a worker claims; several "
-        "generation batches, so audio for later ones downloads while earlier ones generate.",
+        description="Audio seconds per batch, the queued unit of work a worker claims; several "
+        "chunks, so audio for later chunks downloads while earlier ones are scored.",
     )
-    generation_batch_seconds: float = Field(
-        384.0, gt=0, description="Audio seconds per model generation batch on the GPU."
+    chunk_audio_seconds: float = Field(
+        384.0, gt=0, description="Audio seconds per chunk, what the model scores in one call (one GPU batch)."
+    )
+    generation_batch_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Deprecated name of PRONSCORE_CHUNK_AUDIO_SECONDS, still read (with a warning) in this release.",
     )
     max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
     max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
     lease_seconds: int = Field(
-        900, ge=5, description="How long a worker owns a claimed batch before a sweep may retake it."
+        900,
+        ge=5,
+        description="How long a claimed batch stays a worker's without renewal; the worker renews it every "
+        "third of this while it works, and the sweep retakes a batch whose lease ran out.",
     )
     visibility_timeout_seconds: int = Field(
         7200, ge=60, description="Redis visibility timeout; must exceed the longest batch."
     )
     sweep_interval_seconds: int = Field(300, ge=10, description="How often Celery beat runs the sweep.")
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
+
+    @model_validator(mode="after")
+    def _read_deprecated_names(self) -> Self:
+        if self.generation_batch_seconds is not None:
+            warnings.warn(
+                "PRONSCORE_GENERATION_BATCH_SECONDS is deprecated; set PRONSCORE_CHUNK_AUDIO_SECONDS instead",
+                FutureWarning,
+                stacklevel=2,
+            )
+            if "chunk_audio_seconds" not in self.model_fields_set:
+                self.chunk_audio_seconds = self.generation_batch_seconds
+        return self
 
 
 @lru_cache

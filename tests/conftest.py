@@ -26,7 +26,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for a model hu
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "speechocean762-sample"
 ADMIN_DSN = os.environ.get("PRONSCORE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Test sessions running side by side on one machine each need a Redis database of their own.
+REDIS_DB = int(os.environ.get("PRONSCORE_TEST_REDIS_DB", "14"))
 TABLES = "phone_diffs, assessments, recordings, batches, runs, model_versions, learners"
+
+
+# Fixtures that reach a real PostgreSQL, Redis or S3 server; a test using any of them is an
+# integration test, marked here in one place (`pytest -m "not integration"` runs the rest).
+SERVICE_FIXTURES = frozenset({"database_url", "clean_db", "session", "s3_server", "pipeline_env", "no_worker"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def create_database(name: str) -> str:
@@ -69,24 +82,48 @@ def session(clean_db: str) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny checkpoint, taught the answer format, written once per test session."""
+def _checkpoint(teach_steps: int) -> Path:
+    """The tiny checkpoint, built once per version of the code that shapes it and kept under
+    var/test-cache, so repeated test sessions on one machine skip the minute of CPU it costs."""
+    import hashlib
+    import importlib.metadata
+    import shutil
+
     from training.tiny import write_tiny_checkpoint
 
-    path = tmp_path_factory.mktemp("tiny-model")
-    write_tiny_checkpoint(path, SAMPLE_DIR / "labels.jsonl", teach_steps=200)
-    return path
+    sources = [
+        *sorted((ROOT / "engines" / "phi4mm").glob("*.py")),
+        *(ROOT / "training" / name for name in ("tiny.py", "tokenizer.py", "examples.py")),
+        *sorted((ROOT / "scoring").glob("*.py")),
+        *sorted((ROOT / "scoring" / "data").iterdir()),
+        SAMPLE_DIR / "labels.jsonl",
+    ]
+    digest = hashlib.sha256(str(teach_steps).encode())
+    for package in ("torch", "transformers", "peft", "tokenizers"):
+        digest.update(importlib.metadata.version(package).encode())
+    for path in sources:
+        digest.update(path.read_bytes())
+    cached = ROOT / "var" / "test-cache" / f"tiny-{teach_steps}-{digest.hexdigest()[:16]}"
+    if not (cached / "config.json").is_file():
+        building = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        write_tiny_checkpoint(building, SAMPLE_DIR / "labels.jsonl", teach_steps=teach_steps)
+        try:
+            building.rename(cached)
+        except OSError:  # another test session finished the same checkpoint first
+            shutil.rmtree(building, ignore_errors=True)
+    return cached
 
 
 @pytest.fixture(scope="session")
-def untaught_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model() -> Path:
+    """The tiny checkpoint, taught the answer format."""
+    return _checkpoint(teach_steps=200)
+
+
+@pytest.fixture(scope="session")
+def untaught_model() -> Path:
     """The tiny checkpoint with pure random weights: its outputs vary with the input and never parse."""
-    from training.tiny import write_tiny_checkpoint
-
-    path = tmp_path_factory.mktemp("untaught-model")
-    write_tiny_checkpoint(path, SAMPLE_DIR / "labels.jsonl", teach_steps=0)
-    return path
+    return _checkpoint(teach_steps=0)
 
 
 def sample_wav(index: int = 0) -> tuple[Path, str]:
@@ -129,12 +166,12 @@ def pipeline_env(
     clean_db: str, s3_server: S3Server, tiny_model: Path, metrics_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """Settings of producer and worker in integration tests: the test database, Redis database
-    14 (emptied), a fresh bucket on the session's S3 server, and the tiny model."""
+    REDIS_DB (emptied), a fresh bucket on the session's S3 server, and the tiny model."""
     import redis
 
     values = {
         "PRONSCORE_DATABASE_URL": clean_db,
-        "PRONSCORE_REDIS_URL": "redis://127.0.0.1:6379/14",
+        "PRONSCORE_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "PRONSCORE_S3_ENDPOINT_URL": s3_server.endpoint,
         "PRONSCORE_S3_ACCESS_KEY_ID": s3_server.access_key,
         "PRONSCORE_S3_SECRET_ACCESS_KEY": s3_server.secret_key,

@@ -6,7 +6,7 @@ import numpy as np
 import soundfile
 from typer.testing import CliRunner
 
-from pronscore.cli.app import app
+from cli.app import app
 from tests.conftest import sample_wav
 
 runner = CliRunner()

@@ -3,8 +3,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from cli.app import app
 from producer.sample import sample_submissions, write_ratings
-from pronscore.cli.app import app
 from tests.conftest import SAMPLE_DIR
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from cli.common import console, fail
 from producer.sample import DEFAULT_SAMPLE_DIR, SampleSubmission, sample_submissions, write_manifest, write_ratings
-from pronscore.cli.common import console, fail
 
 app = typer.Typer(help="Files made from the bundled speechocean762 sample, for demos and trials.")
 

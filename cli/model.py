@@ -8,9 +8,10 @@ from pathlib import Path
 
 import typer
 
+from cli.common import console, err_console, fail, settings
 from producer.sample import DEFAULT_SAMPLE_DIR
-from pronscore.cli.common import console, err_console, fail, settings
 from scoring.audio import AudioError, decode
+from scoring.failures import FailureReason
 
 app = typer.Typer(help="Model checkpoints.", no_args_is_help=True)
 
@@ -28,7 +29,7 @@ def tiny(
     labels: Path = typer.Option(DEFAULT_SAMPLE_DIR / "labels.jsonl", help="Labels whose answers it imitates."),
 ) -> None:
     """Write a tiny random-weight Phi-4-multimodal checkpoint for tests and smoke runs."""
-    from training.tiny import write_tiny_checkpoint
+    from training.tiny import write_tiny_checkpoint  # the one import of the tiny checkpoint outside tests
 
     loss = write_tiny_checkpoint(out, labels if labels.is_file() else None, teach_steps=teach_steps)
     taught = f", answer format taught to loss {loss:.2f}" if loss is not None else ""
@@ -45,16 +46,13 @@ def score(
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Score audio files in-process, one assessment JSON per line on stdout."""
-    from worker.engine.phi4mm import Phi4Engine, ScoringItem, engine_config_from_settings
+    from engines import ScoringItem, load_engine, score_in_chunks
 
-    config = engine_config_from_settings(
-        settings(), model=model, adapter=adapter, task_format=task_format, device=device
-    )
     try:
-        engine = Phi4Engine(config)
+        engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format, device=device)
     except (OSError, ValueError) as error:
         fail(f"cannot load the model: {error}")
-    if engine.meaningless:
+    if engine.version.meaningless:
         err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
     failures = 0
     readable: list[tuple[Path, ScoringItem]] = []
@@ -63,14 +61,15 @@ def score(
             samples = decode(path.read_bytes(), settings().max_audio_seconds)
         except (AudioError, OSError) as error:
             failures += 1
-            reason = error.reason if isinstance(error, AudioError) else "audio_unreadable"
+            reason = error.reason if isinstance(error, AudioError) else FailureReason.audio_unreadable
             detail = error.detail if isinstance(error, AudioError) else str(error)
             print(json.dumps({"recording_id": path.stem, "audio": str(path), "status": "failed",
                               "reason": reason, "detail": detail}))  # fmt: skip
             err_console.print(f"[red]{path}[/]: {reason}: {detail}", highlight=False)
             continue
         readable.append((path, ScoringItem(samples, text)))
-    for (path, _), assessment in zip(readable, engine.score([item for _, item in readable]), strict=True):
+    assessments = score_in_chunks(engine, [item for _, item in readable], settings().chunk_audio_seconds)
+    for (path, _), assessment in zip(readable, assessments, strict=True):
         failures += not assessment.scored
         body = {"recording_id": path.stem, "audio": str(path), **assessment.to_dict()}
         body["model"] = engine.version.to_dict()

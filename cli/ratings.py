@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from cli.common import console, err_console, fail, settings
 from db.session import session_scope
 from producer.ratings import import_ratings
-from pronscore.cli.common import console, err_console, fail, settings
 
 
 def import_ratings_command(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pronscore.cli import db, model, queue, ratings, report, sample, training
+from cli import db, model, queue, ratings, report, sample, training
 
 app = typer.Typer(
     help="pronscore: batch pronunciation assessment for English learners.",

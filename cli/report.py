@@ -14,9 +14,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from cli.common import console, err_console, fail, settings
 from db.reports import REPORTS, ReportError, ReportFilters, ReportResult, run_report
 from db.session import session_scope
-from pronscore.cli.common import console, err_console, fail, settings
 
 
 class OutputFormat(StrEnum):

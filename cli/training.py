@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from pronscore.cli.common import console, err_console, fail, settings
+from cli.common import console, err_console, fail, settings
 
 if TYPE_CHECKING:
     from training.data import Example
@@ -136,10 +136,10 @@ def _predict(
     examples: list[Example], model: str | None, adapter: str | None, task_format: str | None, out: Path
 ) -> tuple[dict[str, dict[str, Any]], str, bool]:
     """Score the examples with the engine; predictions are also written to OUT/predictions.jsonl."""
+    from engines import ScoringItem, load_engine, score_in_chunks
     from scoring.audio import AudioError, decode
-    from worker.engine.phi4mm import Phi4Engine, ScoringItem, engine_config_from_settings
 
-    engine = Phi4Engine(engine_config_from_settings(settings(), model=model, adapter=adapter, task_format=task_format))
+    engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format)
     found, items, keys = {}, [], []
     for example in examples:
         try:
@@ -149,8 +149,8 @@ def _predict(
             keys.append(example.utterance.utt)
         except AudioError as error:
             found[example.utterance.utt] = {"status": "failed", "reason": error.reason}
-    for key, assessment in zip(keys, engine.score(items), strict=True):
+    for key, assessment in zip(keys, score_in_chunks(engine, items, settings().chunk_audio_seconds), strict=True):
         found[key] = {"recording_id": key, **assessment.to_dict(), "model": engine.version.to_dict()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in found.values()))
-    return found, engine.version.name, engine.meaningless
+    return found, engine.version.name, engine.version.meaningless

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from alembic import command
 
+from cli.common import console, settings
 from migrations import alembic_config
-from pronscore.cli.common import console, settings
 
 app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 

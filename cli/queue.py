@@ -13,10 +13,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from db.status import UnknownRun
+from cli.common import console, err_console, fail, settings
+from db.runs import UnknownRun
 from producer.client import ScoringClient
 from producer.manifest import ManifestError
-from pronscore.cli.common import console, err_console, fail, settings
 from pronscore.storage import StorageError
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,0 @@
-"""The `pronscore` command line."""
