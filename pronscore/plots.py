@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ASPECTS = ("accuracy", "fluency", "prosodic", "total")
+from scoring.scores import SCORE_ASPECTS
 
 
 def weekly_means(rows: Sequence[dict[str, Any]]) -> dict[Any, dict[str, float]]:
@@ -23,9 +23,9 @@ def weekly_means(rows: Sequence[dict[str, Any]]) -> dict[Any, dict[str, float]]:
         if not row["recordings"]:
             continue
         counts[row["week"]] += row["recordings"]
-        for aspect in ASPECTS:
+        for aspect in SCORE_ASPECTS:
             sums[row["week"]][aspect] += float(row[aspect]) * row["recordings"]
-    return {week: {a: sums[week][a] / counts[week] for a in ASPECTS} for week in sorted(counts)}
+    return {week: {a: sums[week][a] / counts[week] for a in SCORE_ASPECTS} for week in sorted(counts)}
 
 
 def plot_progress(rows: Sequence[dict[str, Any]], path: Path, subject: str) -> None:
@@ -34,7 +34,7 @@ def plot_progress(rows: Sequence[dict[str, Any]], path: Path, subject: str) -> N
         raise ValueError("no scored recordings match the filters, so there is nothing to plot")
     weeks = list(means)
     figure, axes = plt.subplots(figsize=(8, 4.5))
-    for aspect in ASPECTS:
+    for aspect in SCORE_ASPECTS:
         axes.plot(weeks, [means[w][aspect] for w in weeks], marker="o", label=aspect)
     axes.set(title=f"Weekly pronunciation scores: {subject}", xlabel="week", ylabel="mean score (0-10)")
     axes.set_ylim(0, 10)
