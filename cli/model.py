@@ -42,7 +42,7 @@ def score(
     text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
     model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
-    task_format: str | None = typer.Option(None, "--format", help="joint-v1 or paper."),
+    task_format: str | None = typer.Option(None, "--format", help="joint-v1, paper or terse-v1."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Score audio files in-process, one assessment JSON per line on stdout."""
