@@ -1,15 +1,23 @@
-"""Recordings per second through the engine on a GPU, with full-size random weights.
+"""Recordings per second through the engine on a GPU, at full size with random weights.
 
-Builds Phi-4-multimodal at its real size (5.6B parameters, random bf16 weights: the same compute
-as the real model, nothing downloaded) and scores noise recordings of a fixed length through
-`Phi4Engine.score`, the worker's own path: per-recording audio encoding, left-padded batched
-greedy generation, parsing and MDD diffs. Random weights rarely stop early, so each recording
-decodes its full token budget. Prints one JSON object: recordings/s per batch size, peak GPU
-memory, and the settings.
+Builds Phi-4-multimodal at its real size (5.6B parameters, random bf16 weights: the same
+compute as the real model, nothing downloaded) with an offline tokenizer whose prompts and
+answers take about as many tokens as Phi-4's own, and scores real recordings of the bundled
+speechocean762 sample (2-9 s, drawn with replacement, each with its own sentence and so its
+own answer budget) through `Phi4Engine.score`: batched padding-safe audio encoding, the fast
+decode loop (or `--loop generate`, the reference), parsing and MDD diffs. Random weights never
+write an end token, so every answer runs to its budget; the report also projects the rate at
+the token length of each recording's real answer (from the sample's labels).
 
-    .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128 --seconds 6 [--static-cache]
-    .venv/bin/python benchmarks/gpu_throughput.py --model DIR --device cpu   # smoke run on a checkpoint
-                                                                             # (e.g. `pronscore model tiny DIR`)
+Per batch size it reports recordings/s, the time split (features, audio encoder, prompts,
+prefill, decode), decode steps and ms per step, tokens per answer, warm-up time, peak GPU
+memory, and that no decode shape ran outside the warm-up; it writes the JSON (device,
+versions, command) to benchmarks/results/ and to $OUT when set.
+
+    .venv/bin/python benchmarks/gpu_throughput.py                          # H200: 1,64,128,256,512
+    .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128,256   # an 80 GB H100 or A100
+    .venv/bin/pronscore model tiny var/tiny && .venv/bin/python benchmarks/gpu_throughput.py \\
+        --model var/tiny --device cpu --batch-sizes 1,8 --rounds 1        # smoke run on a CPU
 
 Target: at least 100 recordings/s per H200 (benchmarks/README.md).
 """
@@ -17,14 +25,20 @@ Target: at least 100 recordings/s per H200 (benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import statistics
+import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,16 +47,18 @@ from transformers import Phi4MultimodalConfig, Phi4MultimodalFeatureExtractor, P
 
 from engines import ScoringItem  # noqa: E402
 from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
+from engines.phi4mm.decoding import Timings  # noqa: E402
 from engines.phi4mm.loading import ModelParts  # noqa: E402
-from scoring.audio import SAMPLE_RATE  # noqa: E402
-from scoring.speechocean import parse_utterance  # noqa: E402
+from scoring.audio import decode  # noqa: E402
+from scoring.speechocean import RatedUtterance, parse_utterance  # noqa: E402
 from training.tokenizer import build_tokenizer  # noqa: E402
 
-SENTENCE = "THEN HE WENT TO THE THEME PARK"  # 7 words: a budget of 120 new tokens in joint-v1
+SAMPLE = ROOT / "data" / "speechocean762-sample"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def full_size_config(tokenizer) -> Phi4MultimodalConfig:
-    """The real architecture; token ids remapped to the small offline tokenizer."""
+    """The real architecture; token ids remapped to the offline tokenizer."""
     config = Phi4MultimodalConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=[tokenizer.convert_tokens_to_ids("<|end|>")],
@@ -53,74 +69,170 @@ def full_size_config(tokenizer) -> Phi4MultimodalConfig:
     return config
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--batch-sizes", default="1,64,128")
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--rounds", type=int, default=2, help="timed batches per size, after one warm-up")
-    parser.add_argument("--model", help="a checkpoint directory to load instead of full-size random weights")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--format", default="joint-v1")
-    parser.add_argument("--static-cache", action="store_true", help="decode with a static (compiled) cache")
-    args = parser.parse_args()
+def sample_recordings(low: float, high: float) -> list[tuple[np.ndarray, RatedUtterance]]:
+    """The sample's recordings of `low`-`high` seconds, decoded, with their labels."""
+    recordings = []
+    for line in (SAMPLE / "labels.jsonl").read_text().splitlines():
+        if line.strip():
+            utterance = parse_utterance(json.loads(line))
+            samples = decode((SAMPLE / utterance.audio).read_bytes(), 40)
+            if low <= len(samples) / 16000 <= high:
+                recordings.append((samples, utterance))
+    return recordings
 
+
+def build_engine(args: argparse.Namespace, sizes: list[int]) -> tuple[Phi4Engine, float]:
     device = torch.device(args.device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    torch.manual_seed(0)
     config = Phi4Config(
         model=args.model or "random-weights",
         device=args.device,
         task_format=args.format,
-        static_cache=args.static_cache,
+        decode_loop=args.loop,
+        batch_sizes=tuple(sorted(sizes)),
+        cache_tokens=args.cache_tokens or max(sizes) * 1024,
     )
     started = time.perf_counter()
     if args.model:
         engine = Phi4Engine(config)
     else:
-        labels = (ROOT / "data" / "speechocean762-sample" / "labels.jsonl").read_text().splitlines()
-        tokenizer = build_tokenizer([parse_utterance(json.loads(line)) for line in labels if line.strip()])
+        labels = (SAMPLE / "labels.jsonl").read_text().splitlines()
+        utterances = [parse_utterance(json.loads(line)) for line in labels if line.strip()]
+        tokenizer = build_tokenizer(utterances, whole_prompts=False)
+        torch.manual_seed(args.seed)
         with torch.device(device):
-            model = Phi4MultimodalForCausalLM(full_size_config(tokenizer)).to(dtype)
+            model = Phi4MultimodalForCausalLM(full_size_config(tokenizer)).to(torch.bfloat16)
         engine = Phi4Engine(config, parts=ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor()))
-    build_seconds = time.perf_counter() - started
-    model = engine.parts.model
-    rng = np.random.default_rng(0)
-    results = {}
-    for size in (int(s) for s in args.batch_sizes.split(",")):
-        items = [
-            ScoringItem((rng.standard_normal(int(SAMPLE_RATE * args.seconds)) * 0.1).astype(np.float32), SENTENCE)
-            for _ in range(size)
-        ]
-        engine.score(items)  # warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
+    return engine, time.perf_counter() - started
+
+
+def real_answer_tokens(engine: Phi4Engine, utterance: RatedUtterance) -> list[int]:
+    """Tokens of the recording's true answer in each turn, with its end token."""
+    tokenizer = engine.parts.tokenizer
+    return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in engine.task.targets(utterance)]
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(engine: Phi4Engine, batch: list[tuple[np.ndarray, RatedUtterance]], rounds: int) -> dict[str, object]:
+    """Score `batch` `rounds` times and report the figures of one batch."""
+    device = engine.device
+    items = [ScoringItem(samples, utterance.text) for samples, utterance in batch]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    engine.timings = Timings()
+    seconds = []
+    for _ in range(rounds):
+        synchronize(device)
         started = time.perf_counter()
-        for _ in range(args.rounds):
-            engine.score(items)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - started
-        results[size] = {
-            "recordings_per_second": round(size * args.rounds / elapsed, 2),
-            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1) if device.type == "cuda" else None,
-        }
-        print(json.dumps({"batch": size, **results[size]}), flush=True)
-    report = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "model": args.model or "full size, random weights",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "dtype": str(dtype),
-        "audio_seconds": args.seconds,
-        "max_new_tokens": engine.task.max_new_tokens(SENTENCE),
-        "task_format": args.format,
-        "cache": "static" if args.static_cache else "dynamic",
-        "model_build_seconds": round(build_seconds, 1),
-        "results": results,
+        results = engine.score(items)
+        synchronize(device)
+        seconds.append(time.perf_counter() - started)
+    timings = engine.timings
+    total = sum(seconds)
+    per_batch = {name: round(value / rounds, 4) for name, value in asdict(timings).items() if isinstance(value, float)}
+    steps = timings.steps / rounds
+    budgets = [engine.task.max_new_tokens(utterance.text) for _, utterance in batch]
+    real = [real_answer_tokens(engine, utterance) for _, utterance in batch]
+    figures: dict[str, object] = {
+        "batch": len(batch),
+        "recordings_per_second": round(len(batch) * rounds / total, 2),
+        "seconds_per_round": [round(s, 3) for s in seconds],
+        "seconds_per_batch": per_batch,
+        "decode_steps_per_batch": steps,
+        "ms_per_decode_step": round(1000 * timings.decode / timings.steps, 2) if timings.steps else None,
+        "tokens_per_answer": round(timings.answer_tokens / max(timings.answers, 1), 1),
+        "budget_tokens_per_answer": round(statistics.mean(sum(b) for b in budgets), 1),
+        "real_tokens_per_answer": round(statistics.mean(sum(r) for r in real), 1),
+        "audio_seconds_mean": round(statistics.mean(len(s) / 16000 for s, _ in batch), 2),
+        "scored": sum(1 for r in results if r.scored),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
     }
-    print(json.dumps(report, indent=2))
+    if timings.steps and engine.decoder is not None:
+        # Random weights decode every answer to its budget; real answers end sooner, and a batch
+        # ends with its longest. Projected, not measured: the other stages as measured, plus the
+        # steps of each batch's longest real answer at the measured time per step.
+        turns = len(real[0])
+        real_steps = sum(max(r[t] for r in real) for t in range(turns)) - turns
+        other = total / rounds - timings.decode / rounds
+        projected = other + real_steps * timings.decode / timings.steps
+        figures["projected_recordings_per_second_at_real_answer_lengths"] = round(len(batch) / projected, 2)
+    return figures
+
+
+def environment(device: torch.device) -> dict[str, object]:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "cuda": torch.version.cuda,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "commit": commit,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", default="1,64,128,256,512")
+    parser.add_argument("--rounds", type=int, default=3, help="timed batches per size (no untimed warm-up batch)")
+    parser.add_argument("--model", help="a checkpoint directory instead of full-size random weights")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--format", default="joint-v1")
+    parser.add_argument("--loop", choices=["fast", "generate"], default="fast")
+    parser.add_argument("--cache-tokens", type=int, help="key-value cache slots (default: largest batch × 1024)")
+    parser.add_argument("--seconds", default="2,9", help="the range of recording lengths drawn from the sample")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="the JSON file (default: benchmarks/results/gpu_throughput-*.json)")
+    args = parser.parse_args()
+
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    low, high = (float(s) for s in args.seconds.split(","))
+    pool = sample_recordings(low, high)
+    engine, build_seconds = build_engine(args, sizes)
+    device = engine.device
+    decoder = engine.decoder
+    report: dict[str, object] = {
+        **environment(device),
+        "model": args.model or "Phi-4-multimodal at full size, random weights",
+        "parameters": sum(p.numel() for p in engine.parts.model.parameters()),
+        "dtype": str(engine.dtype).removeprefix("torch."),
+        "task_format": args.format,
+        "decode_loop": args.loop,
+        "batch_sizes": sizes,
+        "cache_tokens": engine.plan.cache_tokens,
+        "model_build_seconds": round(build_seconds, 1),
+        "warmup_seconds": round(decoder.warmup_seconds, 1) if decoder else None,
+        "warmed_shapes": len(decoder.steps) if decoder else None,
+        "peak_gpu_gib_after_warmup": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if device.type == "cuda"
+        else None,
+        "results": [],
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "results"}), flush=True)
+    rng = np.random.default_rng(args.seed)
+    for size in sizes:
+        batch = [pool[i] for i in rng.integers(0, len(pool), size)]
+        figures = measure(engine, batch, args.rounds)
+        report["results"].append(figures)  # type: ignore[union-attr]
+        print(json.dumps(figures), flush=True)
+    if decoder is not None:
+        report["decode_shapes_run"] = len(decoder.shapes_run)
+        report["decode_shapes_outside_warmup"] = len(set(decoder.shapes_run) - set(decoder.steps))
+    text = json.dumps(report, indent=2)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M")
+    name = str(report["device"]).replace(" ", "-").replace("/", "-")
+    out = args.out or RESULTS / f"gpu_throughput-{name}-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
     if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "gpu_throughput.json").write_text(json.dumps(report, indent=2))
+        Path(os.environ["OUT"], out.name).write_text(text + "\n")
+    print(text)
+    print(f"written to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -37,19 +37,28 @@ def tiny(
     err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
 
 
+def _decode_shapes(files: int) -> dict[str, object]:
+    """Batch sizes up to the first that holds every file, and the cache they need, so that a
+    few files warm up a few decode shapes rather than all of a worker's."""
+    configured = settings().batch_sizes
+    sizes = tuple(s for s in configured if s < files) + tuple(s for s in configured if s >= files)[:1]
+    return {"batch_sizes": sizes, "cache_tokens": min(settings().decode_cache_tokens, sizes[-1] * 4096)}
+
+
 def score(
     audio: list[Path] = typer.Argument(..., help="Audio files (any format soundfile reads)."),
     text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
     model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
-    task_format: str | None = typer.Option(None, "--format", help="joint-v1 or paper."),
+    task_format: str | None = typer.Option(None, "--format", help="joint-v1, paper or terse-v1."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Score audio files in-process, one assessment JSON per line on stdout."""
     from engines import ScoringItem, load_engine, score_in_chunks
 
     try:
-        engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format, device=device)
+        shapes = _decode_shapes(len(audio))
+        engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format, device=device, **shapes)
     except (OSError, ValueError) as error:
         fail(f"cannot load the model: {error}")
     if engine.version.meaningless:

@@ -19,7 +19,7 @@ def train(
     data: Path = typer.Option(..., "--data", help="speechocean762 release folder or JSON Lines labels."),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints and the adapter)."),
     model: str | None = typer.Option(None, "--model", help="Base model (default: PRONSCORE_MODEL)."),
-    task_format: str = typer.Option("joint-v1", "--format", help="joint-v1 or paper."),
+    task_format: str = typer.Option("joint-v1", "--format", help="joint-v1, paper or terse-v1."),
     variant: str = typer.Option("lora", "--variant", help="lora (speech LoRA only) or unfreeze (+ audio encoder)."),
     epochs: int = typer.Option(4, "--epochs", min=1),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),

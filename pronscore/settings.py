@@ -2,12 +2,12 @@
 
 import warnings
 from functools import lru_cache
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-TaskFormatName = Literal["joint-v1", "paper"]
+TaskFormatName = Literal["joint-v1", "paper", "terse-v1"]
 
 
 class Settings(BaseSettings):
@@ -42,20 +42,35 @@ class Settings(BaseSettings):
         "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
     )
     task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
-    static_cache: bool = Field(
-        False,
-        description="Decode with a static key-value cache (compiled by transformers on CUDA); "
-        "same outputs, for measuring on a GPU.",
+    decode_loop: Literal["fast", "generate"] = Field(
+        "fast",
+        description="fast: pronscore's greedy loop over a static cache, each step shape captured as a CUDA graph "
+        "when the engine starts; generate: transformers' generate, the slower reference giving the same answers.",
+    )
+    batch_sizes: Annotated[tuple[int, ...], NoDecode] = Field(
+        "1,2,4,8,16,32,64,96,128,192,256",
+        validate_default=True,
+        description="Comma-separated batch sizes the model decodes in (a batch is padded up to the next); "
+        "the largest is the most recordings decoded together.",
+    )
+    decode_cache_tokens: int = Field(
+        262144,
+        ge=64,
+        description="Key-value cache slots (rows × tokens of prompt and answer) the fast loop reserves at start; "
+        "128 KiB each for Phi-4-multimodal in bfloat16, so 32 GiB by default.",
     )
 
     batch_audio_seconds: float = Field(
-        1536.0,
+        4096.0,
         gt=0,
         description="Audio seconds per batch, the queued unit of work a worker claims; several "
         "chunks, so audio for later chunks downloads while earlier ones are scored.",
     )
     chunk_audio_seconds: float = Field(
-        384.0, gt=0, description="Audio seconds per chunk, what the model scores in one call (one GPU batch)."
+        1024.0,
+        gt=0,
+        description="Audio seconds per chunk, what the model scores in one call (about 256 recordings of "
+        "speechocean762's lengths: the largest batch size).",
     )
     generation_batch_seconds: float | None = Field(
         None,
@@ -75,6 +90,16 @@ class Settings(BaseSettings):
     )
     sweep_interval_seconds: int = Field(300, ge=10, description="How often Celery beat runs the sweep.")
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
+
+    @field_validator("batch_sizes", mode="before")
+    @classmethod
+    def _split_batch_sizes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(part) for part in value.split(",") if part.strip()]
+        sizes = tuple(sorted(set(value)))  # type: ignore[call-overload]
+        if not sizes or sizes[0] < 1:
+            raise ValueError("batch sizes must be positive integers, e.g. 1,8,64,256")
+        return sizes
 
     @model_validator(mode="after")
     def _read_deprecated_names(self) -> Self:

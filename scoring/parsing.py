@@ -141,12 +141,40 @@ def parse_answer(raw: str, fields: Sequence[str]) -> dict[str, object] | ParseFa
     return values
 
 
-def parse_outputs(outputs: Sequence[str], turn_fields: Sequence[Sequence[str]]) -> ModelAnswer | ParseFailure:
-    """Combine the generations of one recording (one per turn of its task format)."""
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def parse_lines(raw: str, fields: Sequence[str]) -> dict[str, object] | ParseFailure:
+    """Parse a `lines` answer: the scores (in the order of `fields`) on the first line, then
+    one line per transcript; returns values and a `flags` list."""
+    lines = _FENCE.sub("", raw).strip().split("\n")
+    scores = [name for name in fields if name in SCORE_ASPECTS]
+    values: dict[str, object] = {}
+    flags: list[str] = []
+    for name, number in zip(scores, _NUMBER.findall(lines[0]), strict=False):
+        score, score_flags = _score(number)
+        if score is not None:
+            values[name] = score
+            flags.extend(f"{flag}:{name}" for flag in score_flags)
+    for name, line in zip([f for f in fields if f not in SCORE_ASPECTS], lines[1:], strict=False):
+        values[name] = line.strip()
+    missing = [name for name in fields if name not in values]
+    if missing:
+        return ParseFailure(f"missing {', '.join(missing)}", raw, tuple(flags))
+    values["flags"] = flags
+    return values
+
+
+def parse_outputs(
+    outputs: Sequence[str], turn_fields: Sequence[Sequence[str]], answers: Sequence[str] | None = None
+) -> ModelAnswer | ParseFailure:
+    """Combine the generations of one recording (one per turn of its task format); `answers`
+    says how each turn answers, `json` (the default) or `lines`."""
     merged: dict[str, object] = {}
     flags: list[str] = []
-    for raw, fields in zip(outputs, turn_fields, strict=True):
-        parsed = parse_answer(raw, fields)
+    styles = answers or ["json"] * len(turn_fields)
+    for raw, fields, style in zip(outputs, turn_fields, styles, strict=True):
+        parsed = parse_lines(raw, fields) if style == "lines" else parse_answer(raw, fields)
         if isinstance(parsed, ParseFailure):
             return ParseFailure(parsed.reason, "\n\n".join(outputs), parsed.flags)
         flags.extend(parsed.pop("flags"))  # type: ignore[arg-type]

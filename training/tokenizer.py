@@ -45,9 +45,13 @@ def _prompt_fragments() -> list[str]:
     return fragments
 
 
-def build_tokenizer(utterances: list[RatedUtterance], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    utterances: list[RatedUtterance], vocab_size: int = 1024, whole_prompts: bool = True
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained offline on the prompts and answers, with Phi-4's chat
-    tokens. Each prompt's fixed text is one added token, which keeps sequences short on a CPU."""
+    tokens. With `whole_prompts`, each prompt's fixed text is one added token, which keeps
+    sequences short on a CPU; without, prompts and answers take about as many tokens as with
+    Phi-4's own tokenizer (what a benchmark of full-size compute needs)."""
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -58,7 +62,8 @@ def build_tokenizer(utterances: list[RatedUtterance], vocab_size: int = 1024) ->
         show_progress=False,
     )
     tokenizer.train_from_iterator(_corpus(utterances), trainer=trainer)
-    tokenizer.add_tokens(_prompt_fragments())
+    if whole_prompts:
+        tokenizer.add_tokens(_prompt_fragments())
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token="<|endoftext|>",

@@ -1,22 +1,30 @@
-"""The Phi-4-multimodal engine: load once, then score chunks of recordings.
+"""The Phi-4-multimodal engine: load once, warm up, then score chunks of recordings.
 
-Loading is in `loading`, prompts and audio become embeddings in `inputs`, and `generation`
-decodes them; this class ties them to a task format and turns answers into assessments.
+Loading is in `loading`; audio and prompts become embeddings in `inputs` (the audio of a batch
+in one padding-safe encoder call, once per recording for all turns); `decoding` decodes them in
+the static shapes of `buckets`, or `generation` through transformers' `generate`, the
+reference. This class sorts a chunk by length, cuts it into batches that fit those shapes, ties
+them to a task format and turns answers into assessments.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from engines.base import EngineVersion, ScoringItem
-from engines.phi4mm.generation import Request, greedy_halving
+from engines.phi4mm.buckets import BucketPlan, Need
+from engines.phi4mm.decoding import FastDecoder, Timings
+from engines.phi4mm.generation import generate_tokens, halving
+from engines.phi4mm.inputs import PromptTokens, audio_embed_size, audio_embeddings, audio_features, batch_embeddings
 from engines.phi4mm.loading import (
     TINY_MARKER,
     ModelParts,
@@ -26,10 +34,17 @@ from engines.phi4mm.loading import (
     resolve_device,
     resolve_dtype,
 )
+from engines.phi4mm.stopping import StopRule
 from scoring.assessment import AssessmentResult, assess
 from scoring.formats import TaskFormat, get_format
 from scoring.lexicon import Lexicon, default_lexicon
-from scoring.parsing import parse_outputs
+
+log = logging.getLogger(__name__)
+
+DecodeLoop = Literal["fast", "generate"]
+# The longest prompt + answer decoded: Phi-4's longrope switches to its long factors past its
+# original 4096 positions, which the fast loop's rotary tables do not cover.
+MAX_CONTEXT = 4096
 
 
 @dataclass(frozen=True)
@@ -40,7 +55,9 @@ class Phi4Config:
     device: str = "auto"
     dtype: str = "auto"
     task_format: str = "joint-v1"
-    static_cache: bool = False
+    decode_loop: DecodeLoop = "fast"
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256)
+    cache_tokens: int = 262144
 
 
 def phi4_config(settings: Any, **overrides: Any) -> Phi4Config:
@@ -52,7 +69,9 @@ def phi4_config(settings: Any, **overrides: Any) -> Phi4Config:
         "device": settings.device,
         "dtype": settings.dtype,
         "task_format": settings.task_format,
-        "static_cache": settings.static_cache,
+        "decode_loop": settings.decode_loop,
+        "batch_sizes": tuple(settings.batch_sizes),
+        "cache_tokens": settings.decode_cache_tokens,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Phi4Config(**values)
@@ -85,6 +104,15 @@ class Phi4Engine:
             parts = ModelParts(network, parts.tokenizer, parts.features)
         parts.model.eval()
         self.parts = parts
+        self.prompts = PromptTokens(parts)
+        self.stop = StopRule(parts.tokenizer, parts.model.config.vocab_size)
+        context = min(MAX_CONTEXT, parts.model.config.original_max_position_embeddings or MAX_CONTEXT)
+        self.plan = BucketPlan(config.batch_sizes, config.cache_tokens, context)
+        self.timings = Timings()
+        self.decoder: FastDecoder | None = None
+        if config.decode_loop == "fast":
+            self.decoder = FastDecoder(parts.model, self.stop, self.plan)
+            self.decoder.warm_up()
         self._version = EngineVersion(
             name=_version_name(config, revision, adapter_hash),
             base_model=config.model,
@@ -94,7 +122,7 @@ class Phi4Engine:
             decoding={
                 "strategy": "greedy",
                 "dtype": str(self.dtype).removeprefix("torch."),
-                "cache": "static" if config.static_cache else "dynamic",
+                "loop": config.decode_loop,
             },
             meaningless=bool(getattr(parts.model.config, TINY_MARKER, False)),
         )
@@ -104,34 +132,100 @@ class Phi4Engine:
         return self._version
 
     def generate(self, items: Sequence[ScoringItem]) -> tuple[list[list[str]], float]:
-        """Raw generations per item, one per turn of the task format, decoded as one batch per
-        turn; and the milliseconds spent per item."""
+        """Raw generations per item, one per turn of the task format; and the milliseconds spent per item.
+
+        Items are sorted by length and cut into batches that fit the decoder's shapes; each
+        batch's audio is encoded once and decoded with every turn's prompt."""
         started = time.perf_counter()
-        outputs: list[list[str]] = [[] for _ in items]
-        turns = [self.task.turns(item.reference_text) for item in items]
-        budgets = [self.task.max_new_tokens(item.reference_text) for item in items]
-        for turn in range(len(self.task.turns(""))):
-            requests = [Request(item.samples, turns[i][turn].chat(), budgets[i][turn]) for i, item in enumerate(items)]
-            for row, text in enumerate(greedy_halving(self.parts, requests, self.config.static_cache)):
-                outputs[row].append(text)
-        return outputs, (time.perf_counter() - started) * 1000 / max(len(items), 1)
+        order = sorted(range(len(items)), key=lambda index: len(items[index].samples))
+        turns = self.task.turns("")
+        objects = [turn.answer == "json" for turn in turns]
+        prompts, budgets = [], []
+        for index in order:
+            size = audio_embed_size(self.parts, len(items[index].samples))
+            text = items[index].reference_text
+            prompts.append([self.prompts.ids(turn.chat(), size) for turn in self.task.turns(text)])
+            budgets.append(self.task.max_new_tokens(text))
+        needs = [
+            [Need(len(p), b) for p, b in zip(row, budget, strict=True)]
+            for row, budget in zip(prompts, budgets, strict=True)
+        ]
+        if self.decoder is not None:
+            groups, too_long = self.plan.split(needs)
+        else:
+            step = self.plan.max_rows
+            groups, too_long = [list(range(i, min(i + step, len(order)))) for i in range(0, len(order), step)], []
+        samples = [items[index].samples for index in order]
+        batch = partial(self._batch, samples, prompts, budgets, objects)
+        outputs: dict[int, list[str]] = {}
+        for group in groups:
+            outputs.update(zip(group, halving(partial(batch, fast=self.decoder is not None), group), strict=True))
+        for row in too_long:  # longer than the fast loop's cache: decoded alone by the reference
+            outputs.update(zip([row], batch([row], fast=False), strict=True))
+        by_item = {index: outputs[row] for row, index in enumerate(order)}
+        return [by_item[index] for index in range(len(items))], (time.perf_counter() - started) * 1000 / max(
+            len(items), 1
+        )
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _batch(
+        self,
+        samples: Sequence[Any],
+        prompts: Sequence[Sequence[list[int]]],
+        budgets: Sequence[Sequence[int]],
+        objects: Sequence[bool],
+        rows: Sequence[int],
+        fast: bool,
+    ) -> list[list[str]]:
+        """The raw answers of `rows`: their audio encoded in one call, then each turn decoded as
+        one batch (`objects[turn]`: whether that turn answers with a JSON object)."""
+        timings = self.timings
+        started = time.perf_counter()
+        features = audio_features(self.parts, [samples[row] for row in rows])
+        timings.features += time.perf_counter() - started
+        started = time.perf_counter()
+        audio = audio_embeddings(self.parts, features)
+        self._synchronize()
+        timings.encoder += time.perf_counter() - started
+        answers: list[list[str]] = [[] for _ in rows]
+        for turn, braces in enumerate(objects):
+            started = time.perf_counter()
+            ids = [prompts[row][turn] for row in rows]
+            limits = [budgets[row][turn] for row in rows]
+            embeds, mask = batch_embeddings(self.parts, ids, audio, self.prompts.pad_id)
+            self._synchronize()
+            timings.prompts += time.perf_counter() - started
+            if fast and self.decoder is not None:
+                tokens = self.decoder.decode(embeds, [len(i) for i in ids], limits, braces, timings)
+            else:
+                started = time.perf_counter()
+                tokens = generate_tokens(self.parts, embeds, mask, limits, self.stop, braces)
+                timings.decode += time.perf_counter() - started
+            timings.answers += len(tokens)
+            timings.answer_tokens += sum(len(t) for t in tokens)
+            texts = self.parts.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+            for row, text in enumerate(texts):
+                answers[row].append(text)
+        return answers
 
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
         """Assessments in the order of `items`; unreadable answers are failures, never exceptions."""
         if not items:
             return []
         outputs, millis = self.generate(items)
-        fields = [turn.fields for turn in self.task.turns("")]
         extra = {"meaningless": True} if self.version.meaningless else {}
         results = []
         for item, raw in zip(items, outputs, strict=True):
-            result = assess(item.reference_text, parse_outputs(raw, fields), "\n\n".join(raw), self.lexicon)
+            result = assess(item.reference_text, self.task.parse(raw), "\n\n".join(raw), self.lexicon)
             results.append(replace(result, generation_ms=millis, extra=extra))
         return results
 
     def close(self) -> None:
         """Free the model's memory (a worker shutting down, a benchmark switching sizes)."""
-        del self.parts
+        del self.parts, self.decoder
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

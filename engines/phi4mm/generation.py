@@ -1,61 +1,53 @@
-"""Greedy decoding of a batch of prompts, halved and retried on CUDA out-of-memory."""
+"""Greedy decoding through transformers' `generate`, the reference the fast loop is held to,
+and the halving of a batch that runs out of GPU memory."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-import numpy as np
 import torch
 
-from engines.phi4mm.inputs import left_pad, prompt_embeddings
 from engines.phi4mm.loading import ModelParts
+from engines.phi4mm.stopping import StopRule
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Request:
-    """One recording's prompt for one turn of a task format, with its token budget."""
-
-    samples: np.ndarray
-    prompt: str
-    max_new_tokens: int
-
-
-def stop_ids(parts: ModelParts) -> list[int]:
-    return [parts.tokenizer.convert_tokens_to_ids("<|end|>"), parts.tokenizer.eos_token_id]
+Row = TypeVar("Row")
+Out = TypeVar("Out")
 
 
 @torch.inference_mode()
-def greedy(parts: ModelParts, requests: Sequence[Request], static_cache: bool = False) -> list[str]:
-    """Decode a left-padded batch greedily; each row keeps only its own budget, so a longer
-    batch-mate cannot lengthen its answer."""
-    inputs, mask = left_pad([prompt_embeddings(parts, r.samples, r.prompt) for r in requests])
+def generate_tokens(
+    parts: ModelParts,
+    embeds: torch.Tensor,
+    mask: torch.Tensor,
+    budgets: Sequence[int],
+    stop: StopRule,
+    braces: bool,
+) -> list[list[int]]:
+    """Each row's answer tokens for left-padded prompt embeddings, by `generate` with a dynamic
+    cache; each row keeps only its own budget and ends by `stop`, as the fast loop ends it."""
     output = parts.model.generate(
-        inputs_embeds=inputs,
+        inputs_embeds=embeds,
         attention_mask=mask,
-        max_new_tokens=max(r.max_new_tokens for r in requests),
+        max_new_tokens=max(budgets),
         do_sample=False,
-        eos_token_id=stop_ids(parts),
-        pad_token_id=parts.tokenizer.pad_token_id,
-        **({"cache_implementation": "static"} if static_cache else {}),
+        eos_token_id=stop.stop_ids,
+        pad_token_id=stop.pad_id,
     )
-    rows = [row[: r.max_new_tokens] for row, r in zip(output, requests, strict=True)]
-    return parts.tokenizer.batch_decode(rows, skip_special_tokens=True)
+    return [stop.answer(row.tolist(), budget, braces) for row, budget in zip(output, budgets, strict=True)]
 
 
-def greedy_halving(parts: ModelParts, requests: Sequence[Request], static_cache: bool = False) -> list[str]:
-    """`greedy`, splitting the batch in two and retrying each half when the GPU runs out of memory."""
+def halving(run: Callable[[Sequence[Row]], list[Out]], rows: Sequence[Row]) -> list[Out]:
+    """`run(rows)`, splitting the rows in two and retrying each half when the GPU runs out of memory."""
     try:
-        return greedy(parts, requests, static_cache)
+        return run(rows)
     except torch.OutOfMemoryError:
-        if len(requests) == 1:
+        if len(rows) == 1:
             raise
         torch.cuda.empty_cache()
-        half = len(requests) // 2
-        log.warning("out of memory at batch %d; retrying as %d + %d", len(requests), half, len(requests) - half)
-        return greedy_halving(parts, requests[:half], static_cache) + greedy_halving(
-            parts, requests[half:], static_cache
-        )
+        half = len(rows) // 2
+        log.warning("out of memory at batch %d; retrying as %d + %d", len(rows), half, len(rows) - half)
+        return halving(run, rows[:half]) + halving(run, rows[half:])

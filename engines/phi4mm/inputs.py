@@ -1,21 +1,26 @@
 """From audio and a prompt to the embeddings the language model reads.
 
 The audio placeholder of a prompt is expanded to one audio token per audio embedding, as
-transformers' processor does, and the audio encoder fills those positions. Each recording is
-encoded on its own: the native encoder is not padding-invariant (padded frames leak into real
-ones through its convolutions and additive masks), and a recording's scores must not depend
-on its batch-mates.
+transformers' processor does, and the audio encoder fills those positions.
+
+Serving encodes a batch's audio in one call of the padding-safe encoder (`audio_encoder`), once
+per recording however many turns its task format has, and builds the prompts of a batch
+around those embeddings (`PromptTokens`, `batch_embeddings`). Training builds one example at a
+time (`prompt_embeddings`), through the native encoder.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from peft import PeftModel
 
+from engines.phi4mm.audio_encoder import encode_audio
 from engines.phi4mm.loading import ModelParts
 from scoring.audio import SAMPLE_RATE
 from scoring.formats import AUDIO_PLACEHOLDER
@@ -54,14 +59,81 @@ def prompt_embeddings(
     return embeds[0]
 
 
-def left_pad(embeds: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack prompts of different lengths, padded on the left so every row ends where its
-    answer begins; returns the batch and its attention mask."""
-    length = max(e.shape[0] for e in embeds)
-    hidden = embeds[0].shape[1]
-    batch = embeds[0].new_zeros((len(embeds), length, hidden))
-    mask = torch.zeros((len(embeds), length), dtype=torch.long, device=embeds[0].device)
-    for row, e in enumerate(embeds):
-        batch[row, length - e.shape[0] :] = e
-        mask[row, length - e.shape[0] :] = 1
-    return batch, mask
+def _language_model(parts: ModelParts) -> Any:
+    model = parts.model
+    return (model.get_base_model() if isinstance(model, PeftModel) else model).model
+
+
+def audio_embed_size(parts: ModelParts, samples: int) -> int:
+    """How many audio tokens `samples` of 16 kHz audio become (what the feature extractor
+    reports as `audio_embed_sizes`), known before any feature is computed."""
+    extractor = parts.features
+    frames = ((samples - extractor.win_length) // extractor.hop_length + 1) * extractor.audio_feat_stride
+    compressed = math.ceil(frames / extractor.audio_compression_rate)
+    return math.ceil(compressed / extractor.audio_downsample_rate)
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """Log-mel features of a batch of recordings, padded to the longest, with each row's real length."""
+
+    features: torch.Tensor
+    frame_lengths: list[int]
+    embed_sizes: list[int]
+
+
+def audio_features(parts: ModelParts, samples: Sequence[np.ndarray]) -> AudioFeatures:
+    """The feature extractor's batched features (equal, row by row, to each recording's alone)."""
+    out = parts.features(list(samples), sampling_rate=SAMPLE_RATE, return_tensors="pt")
+    features = out["audio_input_features"]
+    mask = out.get("audio_attention_mask")
+    lengths = mask.sum(1).tolist() if mask is not None else [features.shape[1]] * features.shape[0]
+    return AudioFeatures(features, lengths, out["audio_embed_sizes"].tolist())
+
+
+def audio_embeddings(parts: ModelParts, audio: AudioFeatures) -> list[torch.Tensor]:
+    """Each recording's audio embeddings, from one padding-safe encoder call for the batch."""
+    embedding = _language_model(parts).embed_tokens_extend.audio_embed
+    return encode_audio(embedding, audio.features, audio.frame_lengths, audio.embed_sizes)
+
+
+class PromptTokens:
+    """Token ids of prompts with their audio placeholder expanded. The audio token is a special
+    token, so the text on either side tokenizes on its own; each distinct text is tokenized
+    once, however many recordings share it."""
+
+    def __init__(self, parts: ModelParts) -> None:
+        self.tokenizer = parts.tokenizer
+        self.audio_id = parts.model.config.audio_config.audio_token_id
+        self.pad_id = self.tokenizer.pad_token_id
+        self._texts: dict[str, list[int]] = {}
+
+    def _ids(self, text: str) -> list[int]:
+        if text not in self._texts:
+            self._texts[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self._texts[text]
+
+    def ids(self, prompt: str, audio_tokens: int) -> list[int]:
+        before, after = prompt.split(AUDIO_PLACEHOLDER)
+        return [*self._ids(before), *[self.audio_id] * audio_tokens, *self._ids(after)]
+
+
+def batch_embeddings(
+    parts: ModelParts, prompts: Sequence[Sequence[int]], audio: Sequence[torch.Tensor], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token embeddings of prompt ids, left-padded so every row ends where its answer begins,
+    with each row's audio embeddings at its audio tokens (as the native embedding places
+    them); returns the batch and its attention mask."""
+    language = _language_model(parts)
+    device = language.embed_tokens.weight.device
+    length = max(len(ids) for ids in prompts)
+    ids = torch.full((len(prompts), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), length), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, length - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, length - len(prompt) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    embeds = language.embed_tokens(ids)
+    audio_id = parts.model.config.audio_config.audio_token_id
+    positions = torch.nonzero((ids == audio_id) & (mask == 1), as_tuple=True)
+    return embeds.index_put(positions, torch.cat(list(audio)).to(embeds.dtype)), mask

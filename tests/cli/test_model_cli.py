@@ -80,3 +80,11 @@ def test_score_with_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["score", str(good), "--text", text, "--model", str(tmp_path / "nothing")])
     assert result.exit_code == 2
     assert "cannot load the model" in result.stderr
+
+
+def test_score_warms_up_only_the_batch_sizes_its_files_need() -> None:
+    from cli.model import _decode_shapes
+
+    assert _decode_shapes(1) == {"batch_sizes": (1,), "cache_tokens": 4096}
+    assert _decode_shapes(3) == {"batch_sizes": (1, 2, 4), "cache_tokens": 4 * 4096}
+    assert _decode_shapes(10_000)["batch_sizes"][-1] == 256

@@ -4,7 +4,7 @@ import pytest
 
 from scoring.formats import get_format
 from scoring.lexicon import default_lexicon
-from scoring.parsing import ModelAnswer, parse_outputs
+from scoring.parsing import ModelAnswer
 from scoring.phones import UnknownPhoneError, normalize_phone, split_phones, strip_stress
 from scoring.speechocean import LabelError, parse_utterance
 from scoring.text import normalize_text
@@ -62,14 +62,37 @@ def test_pronounced_phones_rules() -> None:
 
 
 def test_targets_round_trip_through_the_parser() -> None:
-    for fmt in ("joint-v1", "paper"):
+    for fmt in ("joint-v1", "paper", "terse-v1"):
         task = get_format(fmt)
         for label in LABELS[:20]:
             utterance = parse_utterance(label)
-            parsed = parse_outputs(task.targets(utterance), [t.fields for t in task.turns(utterance.text)])
+            parsed = task.parse(task.targets(utterance))
             assert isinstance(parsed, ModelAnswer)
             assert parsed.scores == utterance.scores
             assert parsed.phoneme_transcript == utterance.phoneme_transcript
+
+
+def test_terse_answers_are_three_lines_for_the_same_prompt_and_values() -> None:
+    (joint,) = get_format("joint-v1").turns("WE CALL IT BEAR")
+    (terse,) = get_format("terse-v1").turns("WE CALL IT BEAR")
+    assert terse.answer == "lines" and joint.answer == "json"
+    shared = joint.instruction.split("Provide the results")[0]
+    assert terse.instruction.startswith(shared), "the same rubric, reference and transcription instruction"
+    (target,) = get_format("terse-v1").targets(parse_utterance(_record("000010011")))
+    assert target == "8 9 9 8\nWE CALL IT BEAR\nW IY K AO L IH T B EH R"
+
+
+def test_every_sample_answer_fits_its_budget_with_a_margin() -> None:
+    """Budgets against the offline tokenizer's count of the true answers (with its end token)."""
+    from training.tokenizer import build_tokenizer
+
+    utterances = [parse_utterance(label) for label in LABELS]
+    tokenizer = build_tokenizer(utterances, whole_prompts=False)
+    for fmt in ("joint-v1", "paper", "terse-v1"):
+        task = get_format(fmt)
+        for utterance in utterances:
+            for target, budget in zip(task.targets(utterance), task.max_new_tokens(utterance.text), strict=True):
+                assert len(tokenizer(target)["input_ids"]) + 1 <= budget - 4, (fmt, utterance.utt)
 
 
 def test_decoding_budget_grows_with_the_sentence() -> None:

@@ -84,3 +84,28 @@ def test_paper_format_failure_keeps_both_raw_outputs() -> None:
     )
     assert isinstance(result, ParseFailure)
     assert "no scores" in result.raw and "word_transcript" in result.raw
+
+
+LINES = ["lines"]
+
+
+def test_terse_lines_parse_with_fences_floats_and_flags() -> None:
+    raw = "```\n7 8 6.6 11\nwe call it bear\nW IY1 K AO L IH T B EH R\n```"
+    result = parse_outputs([raw], JOINT, LINES)
+    assert result == ModelAnswer(
+        {**GOOD, "prosodic": 7, "total": 10}, "WE CALL IT BEAR", "W IY K AO L IH T B EH R",
+        ("rounded:prosodic", "clipped:total"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("7 8 7\nGO\nG OW", "missing total"),
+        ("7 8 7 7\nGO", "missing phoneme_transcript"),
+        ("", "missing accuracy, fluency, prosodic, total, word_transcript, phoneme_transcript"),
+    ],
+)
+def test_terse_lines_missing_values_are_named(raw: str, reason: str) -> None:
+    result = parse_outputs([raw], JOINT, LINES)
+    assert isinstance(result, ParseFailure) and result.reason == reason and result.raw == raw

@@ -8,7 +8,7 @@ from peft import get_peft_model
 from transformers import Phi4MultimodalForCausalLM
 
 from engines import ScoringItem
-from engines.phi4mm import Phi4Config, Phi4Engine, generation
+from engines.phi4mm import Phi4Config, Phi4Engine
 from engines.phi4mm.lora import speech_lora_config
 from scoring.audio import decode
 from tests.conftest import sample_wav
@@ -55,13 +55,6 @@ def test_mixed_length_batch_equals_one_by_one_greedy(untaught: Phi4Engine) -> No
     assert len({tuple(out) for out in batched}) > 1, "outputs must depend on the input for this test to bite"
 
 
-def test_static_cache_gives_the_same_outputs(untaught_model: Path, untaught: Phi4Engine) -> None:
-    static = Phi4Engine(Phi4Config(model=str(untaught_model), static_cache=True))
-    items = _items(3)
-    assert static.generate(items)[0] == untaught.generate(items)[0]
-    assert static.version.decoding["cache"] == "static"
-
-
 def test_a_peft_adapter_loads_and_changes_outputs(untaught_model: Path, tmp_path: Path) -> None:
     torch.manual_seed(1)
     base = Phi4MultimodalForCausalLM.from_pretrained(untaught_model)
@@ -99,17 +92,17 @@ def test_paper_format_runs_two_generations(untaught_model: Path) -> None:
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_order(untaught: Phi4Engine, monkeypatch) -> None:
-    real = generation.greedy
+    real = untaught._batch
     sizes: list[int] = []
 
-    def greedy_or_oom(parts, requests, static_cache=False):
-        sizes.append(len(requests))
-        if len(requests) > 1:
+    def batch_or_oom(samples, prompts, budgets, objects, rows, fast):
+        sizes.append(len(rows))
+        if len(rows) > 1:
             raise torch.OutOfMemoryError("simulated")
-        return real(parts, requests, static_cache)
+        return real(samples, prompts, budgets, objects, rows, fast)
 
     items = _items(3)
     expected = [untaught.generate([item])[0][0] for item in items]
-    monkeypatch.setattr(generation, "greedy", greedy_or_oom)
+    monkeypatch.setattr(untaught, "_batch", batch_or_oom)
     assert untaught.generate(items)[0] == expected
     assert sizes == [3, 1, 2, 1, 1]
