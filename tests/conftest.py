@@ -91,8 +91,9 @@ def _checkpoint(teach_steps: int) -> Path:
 
     from training.tiny import write_tiny_checkpoint
 
+    # What `write_tiny_checkpoint` runs: the teaching loop, its tokenizer and prompt embeddings.
     sources = [
-        *sorted((ROOT / "engines" / "phi4mm").glob("*.py")),
+        *(ROOT / "engines" / "phi4mm" / name for name in ("inputs.py", "audio_encoder.py", "loading.py", "lora.py")),
         *(ROOT / "training" / name for name in ("tiny.py", "tokenizer.py", "examples.py")),
         *sorted((ROOT / "scoring").glob("*.py")),
         *sorted((ROOT / "scoring" / "data").iterdir()),
