@@ -50,15 +50,28 @@ def score(
     text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
     model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
-    task_format: str | None = typer.Option(None, "--format", help="joint-v1, paper or terse-v1."),
+    task_format: str | None = typer.Option(
+        None, "--format", help="joint-v1, paper or terse-v1 (default: the adapter's own, else joint-v1)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    adapter_mismatch_ok: bool = typer.Option(
+        False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
+    ),
 ) -> None:
     """Score audio files in-process, one assessment JSON per line on stdout."""
     from engines import ScoringItem, load_engine, score_in_chunks
 
     try:
         shapes = _decode_shapes(len(audio))
-        engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format, device=device, **shapes)
+        engine = load_engine(
+            settings(),
+            model=model,
+            adapter=adapter,
+            task_format=task_format,
+            device=device,
+            adapter_mismatch_ok=adapter_mismatch_ok or None,
+            **shapes,
+        )
     except (OSError, ValueError) as error:
         fail(f"cannot load the model: {error}")
     if engine.version.meaningless:

@@ -22,20 +22,34 @@ def train(
     task_format: str = typer.Option("joint-v1", "--format", help="joint-v1, paper or terse-v1."),
     variant: str = typer.Option("lora", "--variant", help="lora (speech LoRA only) or unfreeze (+ audio encoder)."),
     epochs: int = typer.Option(4, "--epochs", min=1),
-    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimiser steps."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many optimiser steps (the schedule still spans all epochs)."
+    ),
     learning_rate: float = typer.Option(2e-5, "--lr"),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     gradient_accumulation: int = typer.Option(8, "--grad-accum", min=1),
+    adam_beta1: float = typer.Option(0.9, "--adam-beta1", min=0, max=1),
+    adam_beta2: float = typer.Option(0.95, "--adam-beta2", min=0, max=1),
+    adam_epsilon: float = typer.Option(1e-7, "--adam-eps", min=0),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", min=0, help="AdamW's, on matrices only."),
+    warmup_steps: int = typer.Option(50, "--warmup-steps", min=0, help="Optimiser steps of linear warm-up."),
+    schedule: str = typer.Option("linear", "--schedule", help="After warm-up: linear or cosine decay, or constant."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0, help="Clip the gradient norm; 0: no clipping."),
+    seed: int = typer.Option(0, "--seed"),
     save_every: int | None = typer.Option(None, "--save-every", min=1, help="Also checkpoint every N steps."),
     device: str | None = typer.Option(None, "--device"),
 ) -> None:
-    """Fine-tune the speech LoRA on the corpus's train split; resumes from OUT/checkpoint."""
+    """Fine-tune the speech LoRA on the corpus's train split; resumes from OUT/checkpoint when
+    the recipe and data are the same, and refuses otherwise."""
     from training.data import DatasetError
+    from training.recipe import SCHEDULES
     from training.trainer import TrainConfig
     from training.trainer import train as run_training
 
     if variant not in ("lora", "unfreeze"):
         fail(f"--variant must be lora or unfreeze, not {variant!r}")
+    if schedule not in SCHEDULES:
+        fail(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     config = TrainConfig(
         data=data,
         model=model or settings().model,
@@ -44,13 +58,22 @@ def train(
         task_format=task_format,
         variant=variant,  # type: ignore[arg-type]
         epochs=epochs,
-        max_steps=max_steps,
         learning_rate=learning_rate,
         batch_size=batch_size,
         gradient_accumulation=gradient_accumulation,
+        adam_beta1=adam_beta1,
+        adam_beta2=adam_beta2,
+        adam_epsilon=adam_epsilon,
+        weight_decay=weight_decay,
+        warmup_steps=warmup_steps,
+        schedule=schedule,  # type: ignore[arg-type]
+        max_grad_norm=max_grad_norm or None,
+        seed=seed,
+        max_steps=max_steps,
         save_every=save_every,
         max_audio_seconds=settings().max_audio_seconds,
         device=device or settings().device,
+        dtype=settings().dtype,
     )
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                TimeRemainingColumn())  # fmt: skip
@@ -65,14 +88,16 @@ def train(
             )
         except (DatasetError, ValueError, OSError) as error:
             fail(str(error))
+    loss = "no step taken" if result.loss is None else f"loss {result.loss:.3f}"
+    if not result.trained:
+        state = "already finished" if result.finished else f"already at step {result.steps} (--max-steps)"
+        console.print(f"this run is {state}: the adapter at {result.adapter} is unchanged ({loss})", highlight=False)
+        return
     if result.resumed_from is not None:
         err_console.print(f"resumed from step {result.resumed_from}", highlight=False)
-    console.print(
-        f"adapter written to {result.adapter} after {result.steps} steps (loss {result.loss:.3f})", highlight=False
-    )
-    console.print(
-        f"score with it: PRONSCORE_ADAPTER={result.adapter} PRONSCORE_TASK_FORMAT={task_format}", highlight=False
-    )
+    ending = "finished" if result.finished else "stopped early (rerun without --max-steps to go on)"
+    console.print(f"adapter written to {result.adapter} after {result.steps} steps ({loss}); {ending}", highlight=False)
+    console.print(f"score with it: PRONSCORE_ADAPTER={result.adapter} (its task format comes with it)", highlight=False)
 
 
 def evaluate(
@@ -81,7 +106,10 @@ def evaluate(
     split: str = typer.Option("test", "--split", help="train, test or all."),
     model: str | None = typer.Option(None, "--model", help="Base model to run (default: PRONSCORE_MODEL)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter to run."),
-    task_format: str | None = typer.Option(None, "--format"),
+    task_format: str | None = typer.Option(None, "--format", help="Default: the adapter's own, else joint-v1."),
+    adapter_mismatch_ok: bool = typer.Option(
+        False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
+    ),
     predictions: Path | None = typer.Option(None, "--predictions", help="Assessments (JSON Lines) of any system."),
     model_version: str | None = typer.Option(None, "--model-version", help="With --rater: compare in the database."),
     rater: str | None = typer.Option(None, "--rater", help="Human rater model version, e.g. human:expert."),
@@ -89,7 +117,7 @@ def evaluate(
     """Measure a model (run here, from predictions, or in the database) against human scores."""
     from training.data import DatasetError, load_dataset
     from training.evaluate import evaluate as score
-    from training.evaluate import read_predictions, references_from, write_report
+    from training.evaluate import read_predictions, references_from, task_format_of, write_report
 
     meaningless = False
     if model_version or rater:
@@ -122,9 +150,9 @@ def evaluate(
             title = predictions.stem
             meaningless = any(p.get("meaningless") for p in found.values())
         else:
-            found, title, meaningless = _predict(examples, model, adapter, task_format, out)
+            found, title, meaningless = _predict(examples, model, adapter, task_format, adapter_mismatch_ok, out)
     evaluation = score(references, found)
-    write_report(evaluation, out, title, meaningless)
+    write_report(evaluation, out, title, meaningless, task_format_of(found))
     metrics = evaluation.metrics
     console.print(json.dumps({k: metrics[k] for k in ("evaluated", "unparseable", "wer", "per")}), highlight=False)
     console.print(f"report written to {out / 'report.md'}", highlight=False)
@@ -133,13 +161,27 @@ def evaluate(
 
 
 def _predict(
-    examples: list[Example], model: str | None, adapter: str | None, task_format: str | None, out: Path
+    examples: list[Example],
+    model: str | None,
+    adapter: str | None,
+    task_format: str | None,
+    adapter_mismatch_ok: bool,
+    out: Path,
 ) -> tuple[dict[str, dict[str, Any]], str, bool]:
     """Score the examples with the engine; predictions are also written to OUT/predictions.jsonl."""
     from engines import ScoringItem, load_engine, score_in_chunks
     from scoring.audio import AudioError, decode
 
-    engine = load_engine(settings(), model=model, adapter=adapter, task_format=task_format)
+    try:
+        engine = load_engine(
+            settings(),
+            model=model,
+            adapter=adapter,
+            task_format=task_format,
+            adapter_mismatch_ok=adapter_mismatch_ok or None,
+        )
+    except (OSError, ValueError) as error:
+        fail(f"cannot load the model: {error}")
     found, items, keys = {}, [], []
     for example in examples:
         try:

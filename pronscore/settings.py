@@ -41,7 +41,15 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
     )
-    task_format: TaskFormatName = Field("joint-v1", description="Prompt and answer format.")
+    task_format: TaskFormatName | None = Field(
+        None,
+        description="Prompt and answer format; empty means the adapter's own (from its manifest), else joint-v1.",
+    )
+    adapter_mismatch_ok: bool = Field(
+        False,
+        description="Serve an adapter whose manifest names another task format, base model or revision "
+        "(for experts; each mismatch is logged). Off: such an adapter refuses to load.",
+    )
     decode_loop: Literal["fast", "generate"] = Field(
         "fast",
         description="fast: pronscore's greedy loop over a static cache, each step shape captured as a CUDA graph "
@@ -100,6 +108,11 @@ class Settings(BaseSettings):
         if not sizes or sizes[0] < 1:
             raise ValueError("batch sizes must be positive integers, e.g. 1,8,64,256")
         return sizes
+
+    @field_validator("task_format", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _read_deprecated_names(self) -> Self:

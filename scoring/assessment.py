@@ -9,11 +9,14 @@ from scoring.failures import FailureReason
 from scoring.lexicon import Lexicon
 from scoring.mdd import SentenceDiff, diff
 from scoring.parsing import ModelAnswer, ParseFailure
+from scoring.scores import SCORE_ASPECTS
 
 
 @dataclass(frozen=True)
 class AssessmentResult:
-    """A scored recording, or one whose model output could not be read (`failure` set)."""
+    """A scored recording, or one whose model output could not be read (`failure` set). A
+    failed one keeps `partial_scores` when its scores were read though its transcripts were not
+    (the `paper` format's two turns), for evaluation."""
 
     answer: ModelAnswer | None
     phone_diff: SentenceDiff | None
@@ -22,6 +25,7 @@ class AssessmentResult:
     flags: tuple[str, ...] = ()
     generation_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    partial_scores: dict[str, int] | None = None
 
     @property
     def scored(self) -> bool:
@@ -44,6 +48,8 @@ class AssessmentResult:
                 "detail": self.failure,
                 "raw_output": self.raw_output,
             }
+            if self.partial_scores:
+                body["scores"] = self.partial_scores
         if self.flags:
             body["flags"] = list(self.flags)
         return body | self.extra
@@ -54,7 +60,9 @@ def assess(
 ) -> AssessmentResult:
     """Turn a parsed model answer into an assessment with its phone-level diff."""
     if isinstance(parsed, ParseFailure):
-        return AssessmentResult(None, None, raw_output, failure=parsed.reason, flags=parsed.flags)
+        read = {aspect: parsed.partial[aspect] for aspect in SCORE_ASPECTS if aspect in parsed.partial}
+        partial = {a: int(str(v)) for a, v in read.items()} if len(read) == len(SCORE_ASPECTS) else None
+        return AssessmentResult(None, None, raw_output, parsed.reason, parsed.flags, partial_scores=partial)
     phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
     flags = parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words)
     return AssessmentResult(parsed, phone_diff, raw_output, flags=flags)

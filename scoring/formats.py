@@ -120,6 +120,7 @@ class TaskFormat:
 
 
 FORMATS = {name: TaskFormat(name) for name in ("joint-v1", "paper", "terse-v1")}
+DEFAULT_FORMAT = "joint-v1"  # served when neither the settings nor an adapter's manifest name one
 
 
 def get_format(name: str) -> TaskFormat:

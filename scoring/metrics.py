@@ -10,6 +10,11 @@ through two alignments against the canonical phones (a three-way alignment):
   or both a deletion) and DE (diagnosis error).
 
 precision = TR / (TR + FR), recall = TR / (TR + FA), F1 their harmonic mean.
+
+The hierarchy counts canonical phones only, so a phone inserted between canonical ones (by
+the annotators or by the model) is in none of the four counts, while PER counts it as an
+error. Insertions are counted beside the hierarchy (`insertions`, `annotated_insertions`) so
+a report can say how many there were.
 """
 
 from __future__ import annotations
@@ -57,13 +62,20 @@ def error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     return float(jiwer.wer(list(refs), [h if h.strip() else "" for h in hyps]))
 
 
-def heard_per_canonical(canonical: Sequence[str], heard: Sequence[str]) -> list[str]:
-    """For each canonical phone, the phone heard in its place, or `<del>`."""
-    result = [DELETED] * len(canonical)
+def _against_canonical(canonical: Sequence[str], heard: Sequence[str]) -> tuple[list[str], int]:
+    """For each canonical phone, the phone heard in its place (or `<del>`); and how many heard
+    phones were inserted between canonical ones."""
+    result, inserted = [DELETED] * len(canonical), 0
     for edit in align(canonical, heard):
         if edit.expected_index is not None and edit.op in (Op.match, Op.substitution):
             result[edit.expected_index] = edit.actual or DELETED
-    return result
+        inserted += edit.op == Op.insertion
+    return result, inserted
+
+
+def heard_per_canonical(canonical: Sequence[str], heard: Sequence[str]) -> list[str]:
+    """For each canonical phone, the phone heard in its place, or `<del>`."""
+    return _against_canonical(canonical, heard)[0]
 
 
 @dataclass
@@ -73,6 +85,8 @@ class MddCounts:
     fa: int = 0
     cd: int = 0
     de: int = 0
+    insertions: int = 0  # phones the model inserted: outside the hierarchy, counted by PER
+    annotated_insertions: int = 0  # phones the annotators marked as inserted
 
     @property
     def tr(self) -> int:
@@ -92,8 +106,10 @@ class MddCounts:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def add(self, canonical: Sequence[str], annotated: Sequence[str], recognised: Sequence[str]) -> None:
-        human = heard_per_canonical(canonical, annotated)
-        model = heard_per_canonical(canonical, recognised)
+        human, human_inserted = _against_canonical(canonical, annotated)
+        model, model_inserted = _against_canonical(canonical, recognised)
+        self.annotated_insertions += human_inserted
+        self.insertions += model_inserted
         for expected, said_human, said_model in zip(canonical, human, model, strict=True):
             human_ok, model_ok = said_human == expected, said_model == expected
             if human_ok and model_ok:

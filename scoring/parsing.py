@@ -41,6 +41,9 @@ class ParseFailure:
     reason: str
     raw: str
     flags: tuple[str, ...] = field(default=())
+    # The fields of the turns that did parse (the `paper` format's scores when only its
+    # transcription turn failed): not an answer, but evaluation may still use them.
+    partial: dict[str, object] = field(default_factory=dict)
 
 
 def _balanced_object(text: str) -> str | None:
@@ -169,16 +172,21 @@ def parse_outputs(
     outputs: Sequence[str], turn_fields: Sequence[Sequence[str]], answers: Sequence[str] | None = None
 ) -> ModelAnswer | ParseFailure:
     """Combine the generations of one recording (one per turn of its task format); `answers`
-    says how each turn answers, `json` (the default) or `lines`."""
+    says how each turn answers, `json` (the default) or `lines`. A failed turn fails the
+    answer, keeping what the other turns gave in `partial`."""
     merged: dict[str, object] = {}
     flags: list[str] = []
+    failure: ParseFailure | None = None
     styles = answers or ["json"] * len(turn_fields)
     for raw, fields, style in zip(outputs, turn_fields, styles, strict=True):
         parsed = parse_lines(raw, fields) if style == "lines" else parse_answer(raw, fields)
         if isinstance(parsed, ParseFailure):
-            return ParseFailure(parsed.reason, "\n\n".join(outputs), parsed.flags)
+            failure = failure or parsed
+            continue
         flags.extend(parsed.pop("flags"))  # type: ignore[arg-type]
         merged.update(parsed)
+    if failure is not None:
+        return ParseFailure(failure.reason, "\n\n".join(outputs), failure.flags, partial=merged)
     return ModelAnswer(
         scores={name: int(merged[name]) for name in SCORE_ASPECTS},  # type: ignore[call-overload]
         word_transcript=normalize_text(str(merged["word_transcript"])),

@@ -2,8 +2,10 @@
 
 Predictions are assessments in the shape `pronscore score` prints (one JSON object a line,
 keyed by `recording_id` or `utt`), from our engine or any other system. An answer that could
-not be parsed has no scores, so it is left out of the correlations; its transcripts count as
-empty, so every reference word and phone counts as deleted in WER, PER and MDD.
+not be parsed is left out of the correlations unless its scores were read (the `paper` format
+asks for scores and transcripts in two turns, and one may parse while the other does not); its
+transcripts count as empty, so every reference word and phone counts as deleted in WER, PER
+and MDD.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
 
 def evaluate(references: Sequence[Reference], predictions: Mapping[str, Mapping[str, Any]]) -> Evaluation:
     pairs: dict[str, list[tuple[float, float]]] = {aspect: [] for aspect in SCORE_ASPECTS}
-    missing, unparsed = [], []
+    missing, unparsed, scores_kept = [], [], 0
     word_refs, word_hyps, phone_refs, phone_hyps = [], [], [], []
     mdd = MddCounts()
     recognised_pairs = []
@@ -85,15 +87,17 @@ def evaluate(references: Sequence[Reference], predictions: Mapping[str, Mapping[
         if prediction is None:
             missing.append(ref.key)
             continue
-        scores = prediction.get("scores") if prediction.get("status", "scored") == "scored" else None
+        scored = prediction.get("status", "scored") == "scored"
+        scores = prediction.get("scores")
         if scores:
             for aspect in SCORE_ASPECTS:
                 pairs[aspect].append((float(scores[aspect]), float(ref.scores[aspect])))
-        else:
+        if not scored:
             unparsed.append(ref.key)
-        recognised = split_phones(prediction.get("phoneme_transcript") or "") if scores else []
+            scores_kept += bool(scores)
+        recognised = split_phones(prediction.get("phoneme_transcript") or "") if scored else []
         word_refs.append(ref.words)
-        word_hyps.append(normalize_text(prediction.get("word_transcript") or "") if scores else "")
+        word_hyps.append(normalize_text(prediction.get("word_transcript") or "") if scored else "")
         phone_refs.append(" ".join(ref.annotated))
         phone_hyps.append(" ".join(recognised))
         mdd.add(ref.canonical, ref.annotated, recognised)
@@ -104,7 +108,9 @@ def evaluate(references: Sequence[Reference], predictions: Mapping[str, Mapping[
         "evaluated": len(references) - len(missing),
         "missing_predictions": len(missing),
         "unparseable": len(unparsed),
-        "unparseable_rule": "left out of PCC; transcripts counted as empty (all deletions) in WER, PER and MDD",
+        "unparseable_scores_kept": scores_kept,
+        "unparseable_rule": "left out of PCC unless their scores were read (a paper-format answer whose "
+        "transcription turn failed); transcripts counted as empty (all deletions) in WER, PER and MDD",
         "pcc": pcc,
         "wer": error_rate(word_refs, word_hyps),
         "per": error_rate(phone_refs, phone_hyps),
@@ -113,12 +119,38 @@ def evaluate(references: Sequence[Reference], predictions: Mapping[str, Mapping[
     return Evaluation(metrics, pairs, confusions(recognised_pairs))
 
 
+def task_format_of(predictions: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The task format the predictions say they were made in (`model.task_format`), when one."""
+    formats = {(p.get("model") or {}).get("task_format") for p in predictions.values()}
+    return formats.pop() if len(formats) == 1 else None
+
+
+def _comparability(task_format: str | None) -> tuple[str, str]:
+    """A mark for the transcript columns of our row, and the note that explains it."""
+    if task_format == "paper":
+        return "", ""
+    if task_format == "joint-v1":
+        return "†", (
+            "\n† Not comparable with the paper's row: `joint-v1` puts the reference sentence in the prompt, so "
+            "its transcripts (WER, PER) and mispronunciation detection (MDD) are made knowing what the learner "
+            "should have said, while the paper's transcription prompt has only the audio. The PCC columns "
+            "compare like with like.\n"
+        )
+    return "†", (
+        "\n† The task format of these predictions is unknown: if the system was given the reference sentence, "
+        "its WER, PER and MDD are not comparable with the paper's row.\n"
+    )
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def write_report(evaluation: Evaluation, out: Path, title: str, meaningless: bool = False) -> list[Path]:
-    """metrics.json, report.md (like the paper's Table 3), scatter plots and confusions."""
+def write_report(
+    evaluation: Evaluation, out: Path, title: str, meaningless: bool = False, task_format: str | None = None
+) -> list[Path]:
+    """metrics.json, report.md (like the paper's Table 3), scatter plots and confusions;
+    `task_format` says whether our transcript columns compare with the paper's."""
     from pronscore.plots import scatter
 
     out.mkdir(parents=True, exist_ok=True)
@@ -129,6 +161,7 @@ def write_report(evaluation: Evaluation, out: Path, title: str, meaningless: boo
         "| system | accuracy | fluency | prosodic | total | WER | PER | precision | recall | F1 |\n" + "|---" * 10 + "|"
     )
     paper = PAPER_LORA_EPOCH3
+    mark, note = _comparability(task_format)
     rows = [
         "| Ahn & Nam 2025, LoRA, epoch 3 | "
         + " | ".join(_fmt(paper["pcc"][a]) for a in SCORE_ASPECTS)
@@ -137,8 +170,8 @@ def write_report(evaluation: Evaluation, out: Path, title: str, meaningless: boo
         + " |",
         f"| {title} | "
         + " | ".join(_fmt(m["pcc"][a]["pcc"]) for a in SCORE_ASPECTS)
-        + f" | {_fmt(m['wer'])} | {_fmt(m['per'])} | "
-        + " | ".join(_fmt(m["mdd"][k]) for k in ("precision", "recall", "f1"))
+        + f" | {_fmt(m['wer'])}{mark} | {_fmt(m['per'])}{mark} | "
+        + " | ".join(_fmt(m["mdd"][k]) + mark for k in ("precision", "recall", "f1"))
         + " |",
     ]
     intervals = "\n".join(
@@ -155,19 +188,21 @@ def write_report(evaluation: Evaluation, out: Path, title: str, meaningless: boo
         f"""# Evaluation: {title}
 {warning}
 {m["evaluated"]} of {m["utterances"]} utterances evaluated; {m["missing_predictions"]} without a prediction;
-{m["unparseable"]} unparseable ({m["unparseable_rule"]}).
+{m["unparseable"]} unparseable ({m["unparseable_rule"]}); {m["unparseable_scores_kept"]} of these kept their scores.
 
 PCC (sentence scores), WER, PER and MDD, laid out like the paper's Table 3:
 
 {header}
 {chr(10).join(rows)}
-
+{note}
 PCC with 95% confidence intervals (Fisher z); n/a means undefined (fewer than three pairs, or
 one side constant):
 {intervals}
 
 MDD counts: TA {d["ta"]}, FR {d["fr"]}, FA {d["fa"]}, TR {d["tr"]} (correct diagnosis {d["cd"]},
-diagnosis error {d["de"]}); precision = TR/(TR+FR), recall = TR/(TR+FA).
+diagnosis error {d["de"]}); precision = TR/(TR+FR), recall = TR/(TR+FA). These count canonical
+phones only: the {d["insertions"]} phones the model inserted (the annotators marked
+{d["annotated_insertions"]}) are in none of them, while PER counts each as an error.
 
 ## The twenty most frequent phone confusions (canonical -> recognised)
 

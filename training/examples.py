@@ -1,6 +1,9 @@
 """Supervised examples: a prompt with its audio, followed by the answer the model should give.
 
-Prompt tokens are masked out of the loss; only the answer and its end token are learned.
+A recording's audio embeddings are computed apart from its prompts, so that one encoding
+serves every prompt of the recording (the `paper` format has two) and, while the audio
+encoder is frozen, every epoch. Prompt tokens are masked out of the loss; only the answer
+and its end token are learned.
 """
 
 from __future__ import annotations
@@ -9,11 +12,38 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from peft import PeftModel
+from torch import nn
 
-from engines.phi4mm.inputs import prompt_embeddings
 from engines.phi4mm.loading import ModelParts
+from scoring.audio import SAMPLE_RATE
+from scoring.formats import AUDIO_PLACEHOLDER
 
 IGNORE_INDEX = -100
+
+
+def _inner(parts: ModelParts) -> nn.Module:
+    model = parts.model
+    return (model.get_base_model() if isinstance(model, PeftModel) else model).model
+
+
+def audio_embeddings(parts: ModelParts, samples: np.ndarray) -> torch.Tensor:
+    """One recording's audio embeddings (one row per audio token of its prompts), through the
+    model's own audio embedding in speech mode: it fills a row of audio tokens, nothing else."""
+    features = parts.features([samples], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+    size = int(features["audio_embed_sizes"][0])
+    inner = _inner(parts)
+    device = parts.model.device
+    ids = torch.full((1, size), parts.model.config.audio_config.audio_token_id, dtype=torch.long, device=device)
+    slots = torch.zeros((1, size, inner.config.hidden_size), dtype=inner.embed_tokens.weight.dtype, device=device)
+    embeds = inner.embed_tokens_extend.audio_embed(
+        ids,
+        slots,
+        audio_input_features=features["audio_input_features"].to(device),
+        audio_embed_sizes=features["audio_embed_sizes"].to(device),
+        audio_projection_mode="speech",
+    )
+    return embeds[0]
 
 
 def answer_ids(parts: ModelParts, target: str) -> torch.Tensor:
@@ -23,14 +53,22 @@ def answer_ids(parts: ModelParts, target: str) -> torch.Tensor:
 
 
 def supervised_example(
-    parts: ModelParts, samples: np.ndarray, prompt: str, target: str
+    parts: ModelParts, audio: torch.Tensor, prompt: str, target: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings of prompt + answer, and labels that are IGNORE_INDEX over the prompt."""
+    """Embeddings of prompt + answer with the recording's `audio` embeddings in the prompt's
+    audio positions (as the engine builds a prompt), and labels that are IGNORE_INDEX over the
+    prompt."""
     answer = answer_ids(parts, target)
-    embeds = prompt_embeddings(parts, samples, prompt, suffix_ids=answer)
-    labels = torch.full((embeds.shape[0],), IGNORE_INDEX, dtype=torch.long)
-    labels[-len(answer) :] = answer
-    return embeds, labels.to(embeds.device)
+    text = prompt.replace(AUDIO_PLACEHOLDER, parts.audio_token * audio.shape[0])
+    prompt_ids = parts.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"][0]
+    device = parts.model.device
+    ids = torch.cat([prompt_ids, answer]).to(device)
+    embeds = _inner(parts).embed_tokens(ids)
+    positions = ids == parts.model.config.audio_config.audio_token_id
+    embeds = embeds.masked_scatter(positions[:, None], audio.to(device, embeds.dtype))
+    labels = torch.full((ids.shape[0],), IGNORE_INDEX, dtype=torch.long, device=device)
+    labels[-len(answer) :] = answer.to(device)
+    return embeds, labels
 
 
 def collate(examples: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -23,7 +23,7 @@ def paired_from_database(session: Session, model: str, rater: str) -> tuple[list
     human, machine = aliased(Assessment), aliased(Assessment)
     human_version, machine_version = aliased(ModelVersion), aliased(ModelVersion)
     rows = session.execute(
-        select(Recording.source_id, human, machine)
+        select(Recording.source_id, human, machine, machine_version.task_format)
         .join(human, human.recording_id == Recording.id)
         .join(human_version, (human_version.id == human.model_version_id) & (human_version.name == rater))
         .join(machine, machine.recording_id == Recording.id)
@@ -36,12 +36,12 @@ def paired_from_database(session: Session, model: str, rater: str) -> tuple[list
     canonical: dict[int, list[str]] = defaultdict(list)
     for assessment_id, expected in session.execute(
         select(PhoneDiff.assessment_id, PhoneDiff.expected)
-        .where(PhoneDiff.assessment_id.in_([h.id for _, h, _ in rows]), PhoneDiff.expected.is_not(None))
+        .where(PhoneDiff.assessment_id.in_([h.id for _, h, _, _ in rows]), PhoneDiff.expected.is_not(None))
         .order_by(PhoneDiff.assessment_id, PhoneDiff.position)
     ):
         canonical[assessment_id].append(expected)
     references, predictions = [], {}
-    for source_id, h, m in rows:
+    for source_id, h, m, task_format in rows:
         references.append(
             Reference(
                 key=source_id,
@@ -57,5 +57,6 @@ def paired_from_database(session: Session, model: str, rater: str) -> tuple[list
             "scores": {aspect: getattr(m, aspect) for aspect in SCORE_ASPECTS} if scored else None,
             "word_transcript": m.word_transcript,
             "phoneme_transcript": m.phoneme_transcript,
+            "model": {"task_format": task_format},
         }
     return references, predictions

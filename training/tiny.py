@@ -30,7 +30,7 @@ from engines.phi4mm.lora import BASE_SPEECH_ADAPTER, speech_lora_config
 from scoring.audio import SAMPLE_RATE
 from scoring.formats import FORMATS
 from scoring.speechocean import RatedUtterance, parse_utterance
-from training.examples import collate, supervised_example
+from training.examples import audio_embeddings, collate, supervised_example
 from training.tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)
@@ -102,14 +102,10 @@ def _teach_format(parts: ModelParts, utterances: list[RatedUtterance], steps: in
     loss = torch.tensor(float("nan"))
     for step in range(steps):
         batch = [pool[(step * 8 + k) % len(pool)] for k in range(8)]
+        noise = [rng.standard_normal(int(SAMPLE_RATE * rng.uniform(1, 3))).astype(np.float32) * 0.1 for _ in batch]
         examples = [
-            supervised_example(
-                parts,
-                rng.standard_normal(int(SAMPLE_RATE * rng.uniform(1, 3))).astype(np.float32) * 0.1,
-                p,
-                t,
-            )
-            for p, t in batch
+            supervised_example(parts, audio_embeddings(parts, samples), p, t)
+            for samples, (p, t) in zip(noise, batch, strict=True)
         ]
         loss = parts.model(**collate(examples)).loss
         optimizer.zero_grad()

@@ -1,12 +1,12 @@
 """Fine-tuning the speech LoRA on speechocean762, as in Ahn & Nam 2025.
 
-Defaults are the paper's: AdamW at lr 2e-5, per-device batch 8 with gradient accumulation 8,
-4 epochs, bf16 on CUDA, gradient checkpointing; only the answer tokens are learned. `lora`
-trains only the speech LoRA (starting from the base model's own); `unfreeze` also trains the
-audio encoder and projector. A checkpoint is written every epoch (and every `save_every`
-optimiser steps), from which an interrupted run resumes. The result is a peft adapter with a
-manifest naming the base model, the data, the task format, the hyperparameters and the sha256
-of the weights.
+The recipe (`training.recipe`) is the paper's where it states one and Microsoft's speech
+fine-tuning script's where it does not. `lora` trains only the speech LoRA (starting from the
+base model's own); `unfreeze` also trains the audio encoder and its speech projection; only the
+answer tokens are learned. A checkpoint is written every epoch (and every `save_every` optimiser
+steps); rerunning the same command resumes from it, and a different recipe or corpus is refused.
+The result is a peft adapter with a manifest naming the base model, the data, the task format,
+the recipe and the sha256 of the weights; the engine checks it before serving the adapter.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import logging
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import torch
-from peft import PeftModel, get_peft_model, set_peft_model_state_dict
-from safetensors.torch import load_file, save_file
+from peft import PeftModel, get_peft_model
 
 from engines.phi4mm.loading import (
     ModelParts,
@@ -33,185 +32,166 @@ from engines.phi4mm.loading import (
     resolve_device,
     resolve_dtype,
 )
-from engines.phi4mm.lora import (
-    ADAPTER_MANIFEST,
-    AUDIO_WEIGHTS,
-    BASE_SPEECH_ADAPTER,
-    adapter_sha256,
-    speech_lora_config,
-)
+from engines.phi4mm.lora import ADAPTER_MANIFEST, BASE_SPEECH_ADAPTER, adapter_sha256, speech_lora_config
+from engines.phi4mm.manifest import base_model_id
 from scoring.audio import decode
 from scoring.formats import get_format
-from training.data import load_dataset
-from training.examples import collate, supervised_example
+from training.checkpoints import Progress, check_resumable, load_checkpoint, read_saved, save_checkpoint, save_weights
+from training.data import Dataset, load_dataset
+from training.recipe import TrainConfig, Variant, recipe
+from training.step import FineTuning, Pair
 
 log = logging.getLogger(__name__)
 
-Variant = Literal["lora", "unfreeze"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    model: str
-    out: Path
-    revision: str | None = None
-    task_format: str = "joint-v1"
-    variant: Variant = "lora"
-    epochs: int = 4
-    max_steps: int | None = None
-    learning_rate: float = 2e-5
-    batch_size: int = 8
-    gradient_accumulation: int = 8
-    save_every: int | None = None
-    max_audio_seconds: float = 40.0
-    device: str = "auto"
-    seed: int = 0
+__all__ = ["TrainConfig", "TrainResult", "Variant", "train"]
 
 
 @dataclass(frozen=True)
 class TrainResult:
     adapter: Path
     steps: int
-    loss: float
+    loss: float | None  # the last step's loss; None if no step was ever taken
     resumed_from: int | None
+    finished: bool  # every epoch done
+    trained: bool  # False when the run was already done and nothing was written
 
 
-@dataclass
-class _State:
-    epoch: int = 0
-    position: int = 0  # micro-batches done in the current epoch
-    step: int = 0  # optimiser steps done
+@dataclass(frozen=True)
+class _Plan:
+    """How many micro-batches and steps the data makes, and where this call stops."""
+
+    micro_per_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+    stop: int
 
 
-def _trainable_model(parts: ModelParts, config: TrainConfig, revision: str | None) -> PeftModel:
-    if has_base_speech_adapter(config.model):
+def _plan(pairs: int, config: TrainConfig) -> _Plan:
+    micro = -(-pairs // config.batch_size)
+    per_epoch = -(-micro // config.gradient_accumulation)
+    total = per_epoch * config.epochs
+    return _Plan(micro, per_epoch, total, min(config.max_steps or total, total))
+
+
+def training_pairs(dataset: Dataset, task_format: str) -> list[Pair]:
+    task = get_format(task_format)
+    return [
+        Pair(index, turn.chat(), target)
+        for index, example in enumerate(dataset.examples)
+        for turn, target in zip(task.turns(example.utterance.text), task.targets(example.utterance), strict=True)
+    ]
+
+
+def speech_lora_model(parts: ModelParts, model: str, revision: str | None) -> PeftModel:
+    """The base with its own speech LoRA, trainable; a base without one gets a fresh LoRA of
+    the paper's size."""
+    if has_base_speech_adapter(model):
         location = {"subfolder": BASE_SPEECH_ADAPTER} | ({"revision": revision} if revision else {})
-        model = PeftModel.from_pretrained(parts.model, config.model, is_trainable=True, **location)
-    else:  # a base without its own speech LoRA: start one of the paper's size
-        model = get_peft_model(parts.model, speech_lora_config())
-    if config.variant == "unfreeze":
-        for parameter in _audio_embed(model).parameters():
-            parameter.requires_grad_(True)
-    return model
+        return PeftModel.from_pretrained(parts.model, model, is_trainable=True, **location)
+    return get_peft_model(parts.model, speech_lora_config())
 
 
-def _audio_embed(model: PeftModel) -> torch.nn.Module:
-    return model.get_base_model().model.embed_tokens_extend.audio_embed
+_IDENTITY = ("base_model", "base_revision", "task_format", "variant")  # top-level manifest fields
 
 
-def _save_checkpoint(
-    model: PeftModel, optimizer: torch.optim.Optimizer, state: _State, path: Path, variant: Variant
-) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
-    if variant == "unfreeze":
-        save_file({k: v.contiguous() for k, v in _audio_embed(model).state_dict().items()}, tmp / AUDIO_WEIGHTS)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(asdict(state)))
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)  # a checkpoint is whole or absent, even if the run is killed while saving
+def _manifest(run: dict[str, Any], source: Path, progress: Progress, plan: _Plan, directory: Path) -> dict[str, Any]:
+    r = run["recipe"]
+    return {
+        "base_model": r["base_model"],
+        "base_revision": r["base_revision"],
+        "task_format": r["task_format"],
+        "variant": r["variant"],
+        "data": {"source": str(source), **run["data"]},
+        "hyperparameters": {k: v for k, v in r.items() if k not in _IDENTITY},
+        "steps": progress.step,
+        "epochs_done": progress.epoch,
+        "finished": progress.step >= plan.total_steps,
+        "final_loss": progress.last_loss,
+        "weights_sha256": adapter_sha256(directory),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
 
 
-def _load_checkpoint(model: PeftModel, optimizer: torch.optim.Optimizer, path: Path, variant: Variant) -> _State:
-    weights = load_file(path / "adapter_model.safetensors", device=str(model.device))
-    set_peft_model_state_dict(model, weights)
-    if variant == "unfreeze" and (path / AUDIO_WEIGHTS).is_file():
-        _audio_embed(model).load_state_dict(load_file(path / AUDIO_WEIGHTS, device=str(model.device)))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=model.device, weights_only=True))
-    return _State(**json.loads((path / "state.json").read_text()))
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    (directory / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False))
+
+
+def _adapter_is_current(adapter: Path, steps: int) -> bool:
+    manifest = adapter / ADAPTER_MANIFEST
+    return manifest.is_file() and json.loads(manifest.read_text()).get("steps") == steps
 
 
 def train(config: TrainConfig, on_step: Callable[[int, int, float], None] | None = None) -> TrainResult:
-    """Train, resuming from `out/checkpoint` when present; returns the final adapter."""
-    torch.manual_seed(config.seed)
-    task = get_format(config.task_format)
+    """Train, resuming from `out/checkpoint` when its recipe and data are this run's; returns the
+    adapter. A run already at its end (or at `max_steps`) leaves everything as it is."""
     dataset = load_dataset(config.data, "train")
-    pairs = [
-        (example.audio, turn.chat(), target)
-        for example in dataset.examples
-        for turn, target in zip(task.turns(example.utterance.text), task.targets(example.utterance), strict=True)
-    ]
+    source = dataset.source.resolve()
+    pairs = training_pairs(dataset, config.task_format)
     device = resolve_device(config.device)
-    dtype = resolve_dtype("auto", device)
+    compute_dtype = resolve_dtype(config.dtype, device)
     revision = hub_revision(config.model, config.revision)
-    parts = load_parts(config.model, revision, device, dtype)
-    model = _trainable_model(parts, config, revision)
-    if device.type == "cuda":
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    parts = ModelParts(model, parts.tokenizer, parts.features)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-
-    checkpoint = config.out / "checkpoint"
-    state, resumed_from = _State(), None
-    if (checkpoint / "state.json").is_file():
-        state = _load_checkpoint(model, optimizer, checkpoint, config.variant)
-        resumed_from = state.step
-        log.info("resuming from step %d (epoch %d)", state.step, state.epoch + 1)
-
-    micro_per_epoch = -(-len(pairs) // config.batch_size)
-    steps_per_epoch = -(-micro_per_epoch // config.gradient_accumulation)
-    total_steps = min(config.max_steps or steps_per_epoch * config.epochs, steps_per_epoch * config.epochs)
-    loss_value = float("nan")
-    model.train()
-    while state.epoch < config.epochs and state.step < total_steps:
-        order = list(range(len(pairs)))
-        random.Random(config.seed + state.epoch).shuffle(order)
-        while state.position < micro_per_epoch and state.step < total_steps:
-            chunk = order[state.position * config.batch_size : (state.position + 1) * config.batch_size]
-            examples = [
-                supervised_example(parts, decode(pairs[i][0].read_bytes(), config.max_audio_seconds), *pairs[i][1:])
-                for i in chunk
-            ]
-            with torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
-                loss = model(**collate(examples)).loss
-            (loss / config.gradient_accumulation).backward()
-            loss_value = float(loss.item())
-            state.position += 1
-            if state.position % config.gradient_accumulation == 0 or state.position == micro_per_epoch:
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                state.step += 1
-                if on_step:
-                    on_step(state.step, total_steps, loss_value)
-                if config.save_every and state.step % config.save_every == 0:
-                    _save_checkpoint(model, optimizer, state, checkpoint, config.variant)
-        if state.position >= micro_per_epoch:
-            state.epoch, state.position = state.epoch + 1, 0
-            _save_checkpoint(model, optimizer, state, checkpoint, config.variant)
-            shutil.copytree(checkpoint, config.out / f"epoch-{state.epoch}", dirs_exist_ok=True)
-    _save_checkpoint(model, optimizer, state, checkpoint, config.variant)
-
-    adapter = config.out / "adapter"
-    shutil.rmtree(adapter, ignore_errors=True)
-    model.save_pretrained(str(adapter))
-    if config.variant == "unfreeze":
-        save_file({k: v.contiguous() for k, v in _audio_embed(model).state_dict().items()}, adapter / AUDIO_WEIGHTS)
-    manifest = {
-        "base_model": config.model,
-        "base_revision": revision,
-        "task_format": config.task_format,
-        "variant": config.variant,
-        "data": {
-            "source": str(dataset.source),
-            "fingerprint": dataset.fingerprint(),
-            "utterances": len(dataset.examples),
-        },
-        "hyperparameters": {
-            "optimizer": "AdamW",
-            "learning_rate": config.learning_rate,
-            "batch_size": config.batch_size,
-            "gradient_accumulation": config.gradient_accumulation,
-            "epochs": config.epochs,
-            "max_steps": config.max_steps,
-            "dtype": str(dtype),
-            "seed": config.seed,
-        },
-        "steps": state.step,
-        "final_loss": loss_value,
-        "weights_sha256": adapter_sha256(adapter),
-        "created_at": datetime.now(UTC).isoformat(),
+    plan = _plan(len(pairs), config)
+    run = {
+        "recipe": recipe(config, base_model_id(config.model), revision, compute_dtype, plan.total_steps),
+        "data": {"fingerprint": dataset.fingerprint(), "utterances": len(dataset.examples)},
     }
-    (adapter / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return TrainResult(adapter, state.step, loss_value, resumed_from)
+    checkpoint, adapter = config.out / "checkpoint", config.out / "adapter"
+    saved = read_saved(checkpoint)
+    if saved is not None:
+        check_resumable(saved, run, checkpoint)
+        done = saved.progress
+        if done.step >= plan.stop and _adapter_is_current(adapter, done.step):
+            log.info("nothing to do: the run is at step %d of %d", done.step, plan.total_steps)
+            return TrainResult(adapter, done.step, done.last_loss, None, done.step >= plan.total_steps, False)
+
+    torch.manual_seed(config.seed)
+    parts = load_parts(config.model, revision, device, compute_dtype)  # the frozen base; trained tensors become float32
+    parts = ModelParts(speech_lora_model(parts, config.model, revision), parts.tokenizer, parts.features)
+    examples = dataset.examples
+    fine_tuning = FineTuning(
+        parts,
+        config,
+        compute_dtype,
+        lambda index: decode(examples[index].audio.read_bytes(), config.max_audio_seconds),
+        plan.total_steps,
+    )
+    progress, resumed_from, written = Progress(), None, None
+    if saved is not None:
+        load_checkpoint(fine_tuning, checkpoint)
+        progress, resumed_from = saved.progress, saved.progress.step
+        written = (progress.step, progress.position)
+        log.info("resuming from step %d (epoch %d)", progress.step, progress.epoch + 1)
+
+    while progress.step < plan.stop:
+        order = list(range(len(pairs)))
+        random.Random(config.seed + progress.epoch).shuffle(order)
+        micro = [
+            [pairs[i] for i in order[start : start + config.batch_size]]
+            for start in range(0, len(order), config.batch_size)
+        ]
+        while progress.position < plan.micro_per_epoch and progress.step < plan.stop:
+            group = micro[progress.position : progress.position + config.gradient_accumulation]
+            result = fine_tuning.step(group)
+            progress.position += len(group)
+            progress.step += 1
+            progress.last_loss = result.loss
+            if on_step:
+                on_step(progress.step, plan.stop, result.loss)
+            if config.save_every and progress.step % config.save_every == 0:
+                save_checkpoint(fine_tuning, progress, run, checkpoint)
+                written = (progress.step, progress.position)
+        if progress.position >= plan.micro_per_epoch:
+            progress.epoch, progress.position = progress.epoch + 1, 0
+            save_checkpoint(fine_tuning, progress, run, checkpoint)
+            written = (progress.step, progress.position)
+            epoch_copy = config.out / f"epoch-{progress.epoch}"
+            shutil.copytree(checkpoint, epoch_copy, dirs_exist_ok=True)
+            _write_manifest(epoch_copy, _manifest(run, source, progress, plan, epoch_copy))
+    if written != (progress.step, progress.position):
+        save_checkpoint(fine_tuning, progress, run, checkpoint)
+
+    shutil.rmtree(adapter, ignore_errors=True)
+    save_weights(fine_tuning, adapter)
+    _write_manifest(adapter, _manifest(run, source, progress, plan, adapter))
+    finished = progress.step >= plan.total_steps
+    return TrainResult(adapter, progress.step, progress.last_loss, resumed_from, finished, True)

@@ -34,6 +34,7 @@ from engines.phi4mm.loading import (
     resolve_device,
     resolve_dtype,
 )
+from engines.phi4mm.manifest import serving_task_format
 from engines.phi4mm.stopping import StopRule
 from scoring.assessment import AssessmentResult, assess
 from scoring.formats import TaskFormat, get_format
@@ -54,7 +55,8 @@ class Phi4Config:
     adapter: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    task_format: str = "joint-v1"
+    task_format: str | None = None  # None: the adapter's own (from its manifest), else joint-v1
+    adapter_mismatch_ok: bool = False  # serve an adapter trained for another format, base or revision
     decode_loop: DecodeLoop = "fast"
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 256)
     cache_tokens: int = 262144
@@ -69,6 +71,7 @@ def phi4_config(settings: Any, **overrides: Any) -> Phi4Config:
         "device": settings.device,
         "dtype": settings.dtype,
         "task_format": settings.task_format,
+        "adapter_mismatch_ok": settings.adapter_mismatch_ok,
         "decode_loop": settings.decode_loop,
         "batch_sizes": tuple(settings.batch_sizes),
         "cache_tokens": settings.decode_cache_tokens,
@@ -88,13 +91,19 @@ class Phi4Engine:
     """Phi-4-multimodal with a merged speech LoRA, scoring recordings in one task format."""
 
     def __init__(self, config: Phi4Config, lexicon: Lexicon | None = None, parts: ModelParts | None = None) -> None:
-        """Load `config.model`, or serve `parts` already in memory (benchmarks of random weights)."""
+        """Load `config.model`, or serve `parts` already in memory (benchmarks of random weights).
+        An adapter's manifest is checked first: it decides the task format unless one is set,
+        and a mismatch refuses to load (see `manifest.serving_task_format`)."""
+        revision = hub_revision(config.model, config.revision)
+        task_format = serving_task_format(
+            config.adapter, config.task_format, config.model, revision, mismatch_ok=config.adapter_mismatch_ok
+        )
+        config = replace(config, task_format=task_format)
         self.config = config
         self.task: TaskFormat = get_format(config.task_format)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.lexicon = lexicon or default_lexicon()
-        revision = hub_revision(config.model, config.revision)
         adapter_hash = None
         if parts is None:
             parts = load_parts(config.model, revision, self.device, self.dtype)

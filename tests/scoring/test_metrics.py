@@ -44,6 +44,16 @@ def test_mdd_counts_on_crafted_cases() -> None:
     assert counts.f1 == pytest.approx(2 / 3)
 
 
+def test_insertions_are_counted_beside_the_hierarchy_not_in_it() -> None:
+    counts = MddCounts()
+    # The model inserts AH between K and AE, and the annotators an S after T: no canonical phone
+    # changes its category, so TA stays 3 and nothing else moves.
+    counts.add(["K", "AE", "T"], ["K", "AE", "T", "S"], ["K", "AH", "AE", "T"])
+    assert (counts.ta, counts.fr, counts.fa, counts.tr) == (3, 0, 0, 0)
+    assert (counts.insertions, counts.annotated_insertions) == (1, 1)
+    assert counts.as_dict()["insertions"] == 1
+
+
 def test_confusions_are_ranked() -> None:
     ranked = confusions([(["AE", "T"], ["EH", "T"]), (["AE"], ["EH"]), (["T"], [])], top=2)
     assert ranked == [("AE", "EH", 2), ("T", DELETED, 1)]

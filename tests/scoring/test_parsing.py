@@ -109,3 +109,19 @@ def test_terse_lines_parse_with_fences_floats_and_flags() -> None:
 def test_terse_lines_missing_values_are_named(raw: str, reason: str) -> None:
     result = parse_outputs([raw], JOINT, LINES)
     assert isinstance(result, ParseFailure) and result.reason == reason and result.raw == raw
+
+
+def test_paper_format_failed_transcription_keeps_the_scores_it_read() -> None:
+    from scoring.assessment import assess
+    from scoring.lexicon import default_lexicon
+
+    apa = "{'accuracy': 6, 'fluency': 7, 'prosodic': 7, 'total': 6}"
+    result = parse_outputs([apa, "I cannot transcribe this."], [SCORE_ASPECTS, TRANSCRIPT_FIELDS])
+    assert isinstance(result, ParseFailure) and result.reason == "missing word_transcript, phoneme_transcript"
+    assert result.partial == {"accuracy": 6, "fluency": 7, "prosodic": 7, "total": 6}
+    body = assess("WE CALL IT BEAR", result, result.raw, default_lexicon()).to_dict()
+    assert body["status"] == "failed" and body["reason"] == "unparseable_output"
+    assert body["scores"] == {"accuracy": 6, "fluency": 7, "prosodic": 7, "total": 6}
+    failed_scores = parse_outputs(["no scores", "{'word_transcript': 'A', 'phoneme_transcript': 'AH'}"],
+                                  [SCORE_ASPECTS, TRANSCRIPT_FIELDS])  # fmt: skip
+    assert "scores" not in assess("A", failed_scores, "", default_lexicon()).to_dict()

@@ -107,3 +107,39 @@ def test_unparseable_and_missing_predictions_are_counted(tmp_path: Path) -> None
     assert (metrics["evaluated"], metrics["unparseable"], metrics["missing_predictions"]) == (3, 1, 141)
     assert metrics["pcc"]["total"]["n"] == 2
     assert metrics["per"] > 0  # the unparseable one counts as all phones deleted
+
+
+def _with_format(path: Path, task_format: str, failed_transcripts: int = 0) -> Path:
+    """The predictions marked with the task format that made them; the first
+    `failed_transcripts` failed as a paper-format answer whose transcription turn did not parse."""
+    records = [json.loads(line) | {"model": {"task_format": task_format}} for line in path.read_text().splitlines()]
+    for record in records[:failed_transcripts]:
+        for key in ("word_transcript", "phoneme_transcript"):
+            del record[key]
+        record |= {"status": "failed", "reason": "unparseable_output", "detail": "missing word_transcript"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_a_failed_transcription_turn_keeps_the_recordings_scores_in_the_correlations(tmp_path: Path) -> None:
+    predictions = _with_format(_predictions(tmp_path / "p.jsonl", LABELS[:5]), "paper", failed_transcripts=1)
+    out = tmp_path / "eval"
+    metrics = _evaluate(predictions, out)
+    assert metrics["pcc"]["total"]["n"] == 5
+    assert (metrics["unparseable"], metrics["unparseable_scores_kept"]) == (1, 1)
+    assert metrics["per"] > 0  # its transcripts still count as empty
+    report = (out / "report.md").read_text()
+    assert "1 of these kept their scores" in report
+    assert "†" not in report, "the paper format's transcripts compare with the paper's"
+
+
+def test_the_report_says_joint_v1_transcripts_do_not_compare_and_counts_insertions(tmp_path: Path) -> None:
+    predictions = _with_format(_predictions(tmp_path / "p.jsonl", LABELS[:5]), "joint-v1")
+    out = tmp_path / "eval"
+    metrics = _evaluate(predictions, out)
+    report = (out / "report.md").read_text()
+    ours = next(line for line in report.splitlines() if line.startswith("| p |"))
+    assert ours.count("†") == 5, "WER, PER and the three MDD columns are marked"
+    assert "Not comparable with the paper's row: `joint-v1` puts the reference sentence in the prompt" in report
+    inserted = metrics["mdd"]["insertions"]
+    assert f"the {inserted} phones the model inserted" in report and "PER counts each as an error" in report
