@@ -88,6 +88,23 @@ def test_real_length_variety_needs_no_shape_beyond_the_warm_up(engines) -> None:
     assert len({rows for rows, _ in decoder.shapes_run}) > 1 and len({w for _, w in decoder.shapes_run}) > 1
 
 
+def test_the_cache_starts_clean_whatever_memory_it_is_given(engines, untaught_model: Path, monkeypatch) -> None:
+    """Slots past a row's end are masked, but a masked NaN still poisons attention: the cache the
+    decoder reserves must not depend on what its memory held before."""
+    empty = torch.empty
+
+    def garbage(*args, **kwargs) -> torch.Tensor:
+        tensor = empty(*args, **kwargs)
+        return tensor.fill_(float("nan")) if tensor.is_floating_point() else tensor
+
+    monkeypatch.setattr(torch, "empty", garbage)
+    fast = Phi4Engine(Phi4Config(model=str(untaught_model), **SMALL))
+    monkeypatch.undo()
+    _, reference = engines["untaught"]
+    items = _items([3, 10])
+    assert fast.generate(items)[0] == reference.generate(items)[0]
+
+
 def test_a_shape_that_was_not_warmed_up_is_refused(untaught_model: Path) -> None:
     engine = Phi4Engine(Phi4Config(model=str(untaught_model), **SMALL))
     engine.decoder.steps.clear()
