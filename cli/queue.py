@@ -65,7 +65,7 @@ def enqueue(
         raise typer.Exit(1)
 
 
-def status(run: str | None = typer.Argument(None, help="Run name (default: the newest run).")) -> None:
+def status(run: str | None = typer.Argument(None, help="Run name or id (default: the newest run).")) -> None:
     """Recordings per status and failure reason, throughput, and time left."""
     try:
         state = ScoringClient(settings()).status(run)
@@ -107,7 +107,8 @@ def sweep(
             message = explain(error)
             if not every or message is None:
                 raise
-            err_console.print(f"[yellow]sweep failed:[/] {escape(message)}; trying again in a while", highlight=False)
+            wait = settings().sweep_interval_seconds
+            err_console.print(f"[yellow]sweep failed:[/] {escape(message)}; trying again in {wait} s", highlight=False)
         else:
             console.print(
                 f"sweep: {len(result.expired)} expired leases, {len(result.resent)} batches re-sent",
