@@ -152,7 +152,8 @@ class FastDecoder:
         sizes = self.plan.batch_sizes
         slots = max(size * self.plan.cache_length(size) for size in sizes)
         per_slot = len(self.layers) * 2 * self.kv_heads * self.head_dim
-        storage = torch.empty(slots * per_slot, dtype=self.dtype, device=self.device)
+        # Zeros, not torch.empty: masked slots' values still meet zero weights, and 0 × NaN is NaN.
+        storage = torch.zeros(slots * per_slot, dtype=self.dtype, device=self.device)
         self.rows = {size: _Rows(self, size, self.plan.cache_length(size), storage) for size in sizes}
         shapes = self.plan.shapes()
         pool = torch.cuda.graph_pool_handle() if self.capture else None

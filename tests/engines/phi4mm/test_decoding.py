@@ -116,3 +116,16 @@ def test_paper_format_encodes_audio_once_for_both_turns(untaught_model: Path, mo
     assert len(calls) == 1, "one encoder call for the batch, shared by both prompts"
     assert [len(o) for o in outputs] == [2, 2, 2]
     assert outputs == reference.generate(items)[0]
+
+
+def test_the_reserved_cache_holds_no_leftover_memory(tiny_model: Path) -> None:
+    """Slots a batch has not written are masked, but attention still multiplies their values
+    by zero weights, and 0 × NaN is NaN: the cache must start as zeros, not as whatever memory
+    the process freed before (NaN left there by earlier work made the fast loop stop early)."""
+    for _ in range(3):
+        leftovers = [torch.full((1 << shift,), float("nan")) for shift in (14, 16, 18, 20, 22)]
+        del leftovers
+    fast = Phi4Engine(Phi4Config(model=str(tiny_model), **SMALL))
+    assert fast.decoder is not None
+    for rows in fast.decoder.rows.values():
+        assert not any(bool(torch.isnan(tensor).any()) for tensor in (*rows.keys, *rows.values))
