@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.common import console, err_console, fail, settings
+from cli.common import TASK_FORMAT_HELP, OldTaskFormat, console, err_console, fail, settings
+from cli.common import task_format as resolve_task_format
 from producer.sample import DEFAULT_SAMPLE_DIR
 from scoring.audio import AudioError, decode
 from scoring.failures import FailureReason
@@ -27,11 +29,26 @@ def tiny(
     out: Path = typer.Argument(..., help="Directory to write the checkpoint to."),
     teach_steps: int = typer.Option(200, min=0, help="Steps teaching the answer format (0: pure noise)."),
     labels: Path = typer.Option(DEFAULT_SAMPLE_DIR / "labels.jsonl", help="Labels whose answers it imitates."),
+    one_utterance: bool = typer.Option(
+        False, "--one-utterance", help="Teach from one built-in utterance instead of labels (a poorer imitation)."
+    ),
 ) -> None:
-    """Write a tiny random-weight Phi-4-multimodal checkpoint for tests and smoke runs."""
+    """Write a tiny random-weight Phi-4-multimodal checkpoint for tests and smoke runs.
+
+    Teaching it the answer format takes minutes of CPU: 200 steps took 7 on a busy 2-core machine."""
     from training.tiny import write_tiny_checkpoint  # the one import of the tiny checkpoint outside tests
 
-    loss = write_tiny_checkpoint(out, labels if labels.is_file() else None, teach_steps=teach_steps)
+    if not one_utterance and not labels.is_file():
+        fail(f"no labels at {labels}: pass --labels FILE (speechocean762 JSON Lines), or --one-utterance")
+    columns = (TextColumn("teaching the answer format"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("teach", total=teach_steps)
+        loss = write_tiny_checkpoint(
+            out,
+            None if one_utterance else labels,
+            teach_steps=teach_steps,
+            progress=lambda step, total: progress.update(task, completed=step, total=total),
+        )
     taught = f", answer format taught to loss {loss:.2f}" if loss is not None else ""
     console.print(f"tiny checkpoint written to {out}{taught}", highlight=False)
     err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
@@ -51,8 +68,9 @@ def score(
     model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
     task_format: str | None = typer.Option(
-        None, "--format", help="joint-v1, paper or terse-v1 (default: the adapter's own, else joint-v1)."
+        None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: the adapter's own, else joint-v1)."
     ),
+    old_task_format: str | None = OldTaskFormat,
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     adapter_mismatch_ok: bool = typer.Option(
         False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
@@ -61,6 +79,7 @@ def score(
     """Score audio files in-process, one assessment JSON per line on stdout."""
     from engines import ScoringItem, load_engine, score_in_chunks
 
+    task_format = resolve_task_format(task_format, old_task_format)
     try:
         shapes = _decode_shapes(len(audio))
         engine = load_engine(

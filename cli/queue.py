@@ -7,9 +7,14 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
+from kombu.utils.url import maybe_sanitize_url
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -60,7 +65,7 @@ def enqueue(
         raise typer.Exit(1)
 
 
-def status(run: str | None = typer.Argument(None, help="Run name (default: the newest run).")) -> None:
+def status(run: str | None = typer.Argument(None, help="Run name or id (default: the newest run).")) -> None:
     """Recordings per status and failure reason, throughput, and time left."""
     try:
         state = ScoringClient(settings()).status(run)
@@ -82,46 +87,93 @@ def status(run: str | None = typer.Argument(None, help="Run name (default: the n
 
 def sweep(
     every: bool = typer.Option(False, "--every", help="Keep sweeping at the configured interval."),
+    heartbeat: Path | None = typer.Option(
+        None, "--heartbeat", help="Touch this file after each sweep that reached the database and broker."
+    ),
 ) -> None:
-    """Re-enqueue batches whose lease expired or whose message was lost."""
+    """Re-enqueue batches whose lease expired or whose message was lost.
+
+    Once, a failure ends it with exit status 2; with --every it is printed and the next round
+    tries again, so an outage heals without a restart."""
+    from cli.errors import explain
     from pronscore.queue import make_celery
     from worker.sweep import sweep as run_sweep
 
     app = make_celery(settings())
     while True:
-        result = run_sweep(settings(), app)
-        console.print(
-            f"sweep: {len(result.expired)} expired leases, {len(result.resent)} batches re-sent",
-            highlight=False,
-        )
+        try:
+            result = run_sweep(settings(), app)
+        except Exception as error:
+            message = explain(error)
+            if not every or message is None:
+                raise
+            wait = settings().sweep_interval_seconds
+            err_console.print(f"[yellow]sweep failed:[/] {escape(message)}; trying again in {wait} s", highlight=False)
+        else:
+            console.print(
+                f"sweep: {len(result.expired)} expired leases, {len(result.resent)} batches re-sent",
+                highlight=False,
+            )
+            if heartbeat is not None:
+                heartbeat.touch()
         if not every:
             return
         time.sleep(settings().sweep_interval_seconds)
 
 
-def _drain_when_idle(interval: float) -> None:
-    """Sweep now and then, and stop the worker once no batch is queued or running."""
-    from db.batches import pending_work
-    from db.session import session_scope
-    from pronscore.queue import make_celery
-    from worker.sweep import sweep as run_sweep
+def _broker_reachable(app: Celery) -> bool:
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+    except BrokerError as error:
+        log.warning("the broker is unreachable: %s", error)
+        return False
+    return True
 
-    app = make_celery(settings())
-    idle_checks = 0
-    while True:
-        time.sleep(interval)
-        try:
-            run_sweep(settings(), app)
-            with session_scope(settings().database_url) as session:
-                pending = pending_work(session)
-        except Exception:
-            log.exception("drain check failed; trying again")
-            continue
-        idle_checks = idle_checks + 1 if pending == 0 else 0
-        if idle_checks >= 2:
-            log.info("no work left; the draining worker stops")
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
+
+@dataclass
+class _Drain:
+    """Stops the worker once no batch is queued or running, or once the broker has been out of
+    reach for `broker_wait` seconds (then `gave_up` says so)."""
+
+    interval: float
+    broker_wait: float
+    gave_up: str | None = None
+
+    def run(self) -> None:
+        from db.batches import pending_work
+        from db.session import session_scope
+        from pronscore.queue import make_celery
+        from worker.sweep import sweep as run_sweep
+
+        app = make_celery(settings())
+        reached = time.monotonic()
+        idle_checks = 0
+        while True:
+            time.sleep(self.interval)
+            if not _broker_reachable(app):
+                if time.monotonic() - reached >= self.broker_wait:
+                    self.gave_up = (
+                        f"the broker at {maybe_sanitize_url(settings().redis_url)} has been unreachable for "
+                        f"{self.broker_wait:.0f} s (PRONSCORE_BROKER_WAIT_SECONDS); the draining worker gives up"
+                    )
+                    log.error(self.gave_up)
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+                continue
+            reached = time.monotonic()
+            try:
+                run_sweep(settings(), app)
+                with session_scope(settings().database_url) as session:
+                    pending = pending_work(session)
+            except Exception:
+                log.exception("drain check failed; trying again")
+                continue
+            idle_checks = idle_checks + 1 if pending == 0 else 0
+            if idle_checks >= 2:
+                log.info("no work left; the draining worker stops")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
 
 
 def worker(
@@ -136,8 +188,9 @@ def worker(
     from worker.tasks import app
 
     logs.configure(loglevel)
+    draining = _Drain(drain_interval, settings().broker_wait_seconds)
     if drain:
-        threading.Thread(target=_drain_when_idle, args=(drain_interval,), daemon=True, name="drain").start()
+        threading.Thread(target=draining.run, daemon=True, name="drain").start()
     app.worker_main(
         [
             "worker",
@@ -151,3 +204,5 @@ def worker(
             f"pronscore-{os.getpid()}@%h",
         ]
     )
+    if draining.gave_up:
+        fail(draining.gave_up)

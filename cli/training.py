@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.common import console, err_console, fail, settings
+from cli.common import TASK_FORMAT_HELP, OldTaskFormat, console, err_console, fail, settings
+from cli.common import task_format as resolve_task_format
 
 if TYPE_CHECKING:
     from training.data import Example
@@ -19,7 +20,8 @@ def train(
     data: Path = typer.Option(..., "--data", help="speechocean762 release folder or JSON Lines labels."),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints and the adapter)."),
     model: str | None = typer.Option(None, "--model", help="Base model (default: PRONSCORE_MODEL)."),
-    task_format: str = typer.Option("joint-v1", "--format", help="joint-v1, paper or terse-v1."),
+    task_format: str | None = typer.Option(None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: joint-v1)."),
+    old_task_format: str | None = OldTaskFormat,
     variant: str = typer.Option("lora", "--variant", help="lora (speech LoRA only) or unfreeze (+ audio encoder)."),
     epochs: int = typer.Option(4, "--epochs", min=1),
     max_steps: int | None = typer.Option(
@@ -46,6 +48,7 @@ def train(
     from training.trainer import TrainConfig
     from training.trainer import train as run_training
 
+    task_format = resolve_task_format(task_format, old_task_format) or "joint-v1"
     if variant not in ("lora", "unfreeze"):
         fail(f"--variant must be lora or unfreeze, not {variant!r}")
     if schedule not in SCHEDULES:
@@ -106,7 +109,10 @@ def evaluate(
     split: str = typer.Option("test", "--split", help="train, test or all."),
     model: str | None = typer.Option(None, "--model", help="Base model to run (default: PRONSCORE_MODEL)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter to run."),
-    task_format: str | None = typer.Option(None, "--format", help="Default: the adapter's own, else joint-v1."),
+    task_format: str | None = typer.Option(
+        None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: the adapter's own, else joint-v1)."
+    ),
+    old_task_format: str | None = OldTaskFormat,
     adapter_mismatch_ok: bool = typer.Option(
         False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
     ),
@@ -119,6 +125,7 @@ def evaluate(
     from training.evaluate import evaluate as score
     from training.evaluate import read_predictions, references_from, task_format_of, write_report
 
+    task_format = resolve_task_format(task_format, old_task_format)
     meaningless = False
     if model_version or rater:
         if not (model_version and rater):
@@ -191,7 +198,16 @@ def _predict(
             keys.append(example.utterance.utt)
         except AudioError as error:
             found[example.utterance.utt] = {"status": "failed", "reason": error.reason}
-    for key, assessment in zip(keys, score_in_chunks(engine, items, settings().chunk_audio_seconds), strict=True):
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("score", total=len(items))
+        assessments = score_in_chunks(
+            engine,
+            items,
+            settings().chunk_audio_seconds,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    for key, assessment in zip(keys, assessments, strict=True):
         found[key] = {"recording_id": key, **assessment.to_dict(), "model": engine.version.to_dict()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in found.values()))

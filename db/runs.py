@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run
+from db.models import Batch, BatchStatus, Learner, Recording, RecordingStatus, Run
 
 
 class UnknownRun(LookupError):
     pass
+
+
+def find_run(session: Session, run: str | None = None) -> Run:
+    """A run by its name or, when no run has that name, by its id (what `enqueue` printed);
+    None means the newest run."""
+    if run is None:
+        found = session.execute(select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(1)).scalar()
+        if found is None:
+            raise UnknownRun("no runs yet; enqueue a manifest first")
+        return found
+    found = session.execute(select(Run).where(Run.name == run)).scalar_one_or_none()
+    if found is None and run.isdigit() and int(run) < 2**63:
+        found = session.get(Run, int(run))
+    if found is None:
+        raise UnknownRun(f"no run named {run!r} and none with that id; `pronscore report run-summary` lists them")
+    return found
 
 
 def get_or_create_run(session: Session, name: str) -> int:
@@ -64,17 +81,12 @@ class RunStatus:
 
 
 def run_status(session: Session, run: str | None = None) -> RunStatus:
-    """The named run, or the newest one.
+    """The run of that name or id, or the newest one.
 
     Its rate is recordings finished (scored or failed) per second from its first batch's
     start to its last batch's end: the same figure as the run-summary report.
     """
-    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(1)
-    if run is not None:
-        query = select(Run).where(Run.name == run)
-    found = session.execute(query).scalar_one_or_none()
-    if found is None:
-        raise UnknownRun(f"no run named {run!r}" if run else "no runs yet; enqueue a manifest first")
+    found = find_run(session, run)
     status = RunStatus(run=found.name, counts={s.value: 0 for s in RecordingStatus})
     for state, count in session.execute(
         select(Recording.status, func.count()).where(Recording.run_id == found.id).group_by(Recording.status)
@@ -102,3 +114,33 @@ def run_status(session: Session, run: str | None = None) -> RunStatus:
         status.recordings_per_second = status.finished / (last - started).total_seconds()
         status.seconds_left = status.remaining / status.recordings_per_second
     return status
+
+
+@dataclass(frozen=True)
+class FailedRecording:
+    recording_id: str
+    learner_id: str
+    class_id: str | None
+    reason: str | None
+    detail: str | None
+    attempts: int
+    failed_at: datetime
+
+
+def failed_recordings(session: Session, run_id: int) -> list[FailedRecording]:
+    """The run's failed recordings with their reason and the error's detail, by reason then id."""
+    rows = session.execute(
+        select(
+            Recording.source_id,
+            Learner.external_id,
+            Recording.class_id,
+            Recording.failure_reason,
+            Recording.last_error,
+            Recording.attempts,
+            Recording.updated_at,
+        )
+        .join(Learner, Learner.id == Recording.learner_id)
+        .where(Recording.run_id == run_id, Recording.status == RecordingStatus.failed)
+        .order_by(Recording.failure_reason, Recording.source_id, Recording.id)
+    )
+    return [FailedRecording(*row) for row in rows]

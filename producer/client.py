@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.batches import create_batches
 from db.models import Recording, RecordingStatus
+from db.reports.feedback import recording_feedback
 from db.runs import RunStatus, get_or_create_run, run_status
 from db.session import session_scope
 from db.upserts import upsert_learner, upsert_recording
@@ -181,5 +183,25 @@ class ScoringClient:
     # Status ----------------------------------------------------------------------------
 
     def status(self, run: str | None = None) -> RunStatus:
+        """The run of that name or id (default: the newest): counts, failures, rate, time left."""
         with session_scope(self.settings.database_url) as session:
             return run_status(session, run)
+
+    def wait(self, run: str | int, timeout: float = 3600.0, poll_seconds: float = 5.0) -> RunStatus:
+        """Block until every recording of the run is scored or failed; TimeoutError after
+        `timeout` seconds, with where the run stands in its message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.status(str(run))
+            if state.remaining == 0:
+                return state
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {state.run} still has {state.remaining} recordings after {timeout:.0f} s")
+            time.sleep(min(poll_seconds, max(deadline - time.monotonic(), 0.0)))
+
+    def assessment(self, recording_id: str, model: str | None = None) -> dict[str, Any]:
+        """The recording's assessment as JSON (the newest machine model's unless `model` names
+        one): status, scores, transcripts and each word's expected and heard phones.
+        Raises `UnknownRecording` for an id never enqueued."""
+        with session_scope(self.settings.database_url) as session:
+            return recording_feedback(session, recording_id, model).to_dict(model)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-DEFAULT_SAMPLE_DIR = Path("data/speechocean762-sample")
+# Beside the package in a source checkout, whatever the working directory.
+DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "speechocean762-sample"
 TERM_START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
 MANIFEST_COLUMNS = ("recording_id", "learner_id", "class_id", "audio", "text", "submitted_at")
 

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         7200, ge=60, description="Redis visibility timeout; must exceed the longest batch."
     )
     sweep_interval_seconds: int = Field(300, ge=10, description="How often Celery beat runs the sweep.")
+    broker_wait_seconds: int = Field(
+        300,
+        ge=1,
+        description="How long `pronscore worker --drain` goes on without reaching the broker before it "
+        "gives up (exit status 2).",
+    )
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
 
     @field_validator("batch_sizes", mode="before")

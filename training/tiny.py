@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,15 @@ log = logging.getLogger(__name__)
 TINY_LORA_RANK = 8
 
 
+Progress = Callable[[int, int], None]
+
+
 def _utterances(labels: Path | None) -> list[RatedUtterance]:
-    if labels is not None and labels.is_file():
+    """The labels' utterances; None means the one built-in utterance, and only then (a missing
+    labels file is an error, so a checkpoint is never taught from one sentence by accident)."""
+    if labels is not None:
+        if not labels.is_file():
+            raise FileNotFoundError(f"no labels file at {labels}")
         return [parse_utterance(json.loads(line)) for line in labels.read_text().splitlines() if line.strip()]
     record = {
         "utt": "tiny", "text": "WE CALL IT BEAR", "accuracy": 8, "fluency": 9, "prosodic": 9, "total": 8,
@@ -87,7 +95,9 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast) -> Phi4MultimodalConfig:
     return config
 
 
-def _teach_format(parts: ModelParts, utterances: list[RatedUtterance], steps: int, seed: int) -> float:
+def _teach_format(
+    parts: ModelParts, utterances: list[RatedUtterance], steps: int, seed: int, progress: Progress | None
+) -> float:
     """Teacher-force the answers of both task formats on noise audio; returns the last loss."""
     rng = np.random.default_rng(seed)
     pool = [
@@ -113,12 +123,19 @@ def _teach_format(parts: ModelParts, utterances: list[RatedUtterance], steps: in
         optimizer.step()
         if step % 50 == 0:
             log.info("teaching the answer format: step %d loss %.3f", step, loss.item())
+        if progress is not None:
+            progress(step + 1, steps)
     parts.model.eval()
     return float(loss.item())
 
 
-def write_tiny_checkpoint(out: Path, labels: Path | None = None, teach_steps: int = 300, seed: int = 0) -> float | None:
-    """Write the checkpoint to `out`; returns the final teaching loss (None when untaught)."""
+def write_tiny_checkpoint(
+    out: Path, labels: Path | None = None, teach_steps: int = 300, seed: int = 0, progress: Progress | None = None
+) -> float | None:
+    """Write the checkpoint to `out`; returns the final teaching loss (None when untaught).
+
+    `labels` is a speechocean762 JSON Lines file whose answers it imitates (None: one built-in
+    utterance); `progress(step, steps)` is called after each teaching step."""
     torch.manual_seed(seed)
     utterances = _utterances(labels)
     tokenizer = build_tokenizer(utterances)
@@ -129,7 +146,7 @@ def write_tiny_checkpoint(out: Path, labels: Path | None = None, teach_steps: in
     if teach_steps > 0:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
-        loss = _teach_format(ModelParts(model, tokenizer, features), utterances, teach_steps, seed)
+        loss = _teach_format(ModelParts(model, tokenizer, features), utterances, teach_steps, seed, progress)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out / BASE_SPEECH_ADAPTER))
     base = model.unload()

@@ -7,8 +7,10 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
+
+from db.models import Assessment, ModelVersion
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,14 @@ def run_report(session: Session, name: str, filters: ReportFilters) -> ReportRes
     )
     columns = list(result.keys())
     return ReportResult(columns, [dict(zip(columns, row, strict=True)) for row in result])
+
+
+def newest_model(session: Session) -> str | None:
+    """The model version reports show by default: the newest machine model with assessments,
+    else the newest human rater with some (None when nothing is assessed)."""
+    return session.execute(
+        select(ModelVersion.name)
+        .where(exists().where(Assessment.model_version_id == ModelVersion.id))
+        .order_by(ModelVersion.is_human, ModelVersion.created_at.desc(), ModelVersion.id.desc())
+        .limit(1)
+    ).scalar()

@@ -1,11 +1,19 @@
 import json
+import re
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from cli.app import app
+from db.models import Recording, RecordingStatus
+from db.runs import get_or_create_run
+from db.session import session_scope
 from producer.sample import sample_submissions, write_ratings
+from pronscore.plots import progress_figure
 from tests.conftest import SAMPLE_DIR
+from tests.factories import add_assessment, scored
 
 runner = CliRunner()
 
@@ -53,3 +61,114 @@ def test_plot_with_no_rows_is_a_clear_error(clean_db: str, tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     assert "nothing to plot" in result.stderr
+
+
+MODEL = "phi4mm-test/joint-v1"
+
+
+def _load_sample_and_a_model(tmp_path: Path, clean_db: str) -> None:
+    """The first 24 sample recordings rated by the experts, and by a model that gives 1s and hears
+    each as BEAR said "B AE"."""
+    _load_sample(tmp_path)
+    with session_scope(clean_db) as session:
+        for recording_id in session.execute(select(Recording.id)).scalars():
+            add_assessment(session, recording_id, MODEL, scored((1, 1, 1, 1), [("BEAR", "B EH R")], "B AE"))
+
+
+def _json(*args: str) -> list[dict]:
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_the_default_report_shows_the_newest_model_only(clean_db: str, tmp_path: Path) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    rows = _json("report", "learner-progress")
+    assert {row["model"] for row in rows} == {MODEL}
+    assert sum(row["recordings"] for row in rows) == 24
+    assert {row["total"] for row in rows if row["recordings"]} == {1.0}
+    expert = _json("report", "learner-progress", "--model", "human:expert")
+    assert {row["model"] for row in expert} == {"human:expert"}
+    assert {row["model"] for row in _json("report", "class-weak-phones")} <= {MODEL}
+
+
+def test_compare_puts_the_experts_beside_the_model(clean_db: str, tmp_path: Path) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    expert = {(r["learner_id"], r["week"]): r for r in _json("report", "learner-progress", "--model", "human:expert")}
+    rows = _json("report", "learner-progress", "--compare", "human:expert")
+    assert len(rows) == len(expert)
+    for row in rows:
+        assert row["model"] == MODEL
+        theirs = expert[(row["learner_id"], row["week"])]
+        assert (row["expert_total"], row["expert_recordings"]) == (theirs["total"], theirs["recordings"])
+        assert row["total"] == (1.0 if row["recordings"] else None)
+    table = runner.invoke(app, ["report", "learner-progress", "--compare", "human:expert"], env={"COLUMNS": "120"})
+    assert "compared with human:expert" in table.stdout
+    assert "expert" in "\n".join(table.stdout.splitlines()[:5])
+
+
+def _table_lines(args: list[str]) -> list[str]:
+    result = runner.invoke(app, args, env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "learner-progress"],
+        ["report", "learner-progress", "--compare", "human:expert"],
+        ["report", "class-weak-phones"],
+        ["report", "run-summary"],
+    ],
+)
+def test_a_table_row_is_one_line_at_120_columns(clean_db: str, tmp_path: Path, args: list[str]) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    with session_scope(clean_db) as session:
+        session.execute(
+            update(Recording).values(
+                run_id=get_or_create_run(session, "2026-11-26-night"),
+                status=RecordingStatus.failed,
+                failure_reason="audio_unreadable",
+            )
+        )
+    rows = _json(*args)
+    lines = _table_lines(args)
+    assert all(len(line) <= 120 for line in lines), max(lines, key=len)
+    # The title, the header (one or two lines), the rule, and then one line for each row.
+    rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
+    body = [line for line in lines[rule + 1 :] if line.strip()]
+    assert len(body) == len(rows)
+    assert not any("…" in line for line in body)
+
+
+def test_run_summary_times_are_to_the_minute(clean_db: str) -> None:
+    with session_scope(clean_db) as session:
+        get_or_create_run(session, "night")
+    (line,) = [line for line in _table_lines(["report", "run-summary"]) if "night" in line]
+    assert re.search(r"night\s+\d{4}-\d\d-\d\d \d\d:\d\d\s", line), line
+    assert not re.search(r":\d\d\.\d", line)
+
+
+def test_wide_shows_every_column(clean_db: str, tmp_path: Path) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    narrow = _table_lines(["report", "learner-progress"])
+    wide = runner.invoke(app, ["report", "learner-progress", "--wide"], env={"COLUMNS": "300"}).stdout
+    assert "fluency change" in wide and "fluency change" not in "\n".join(narrow)
+
+
+def test_each_plotted_week_says_how_many_recordings_it_averages(clean_db: str, tmp_path: Path) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    chart = tmp_path / "class-a.png"
+    result = runner.invoke(
+        app, ["report", "learner-progress", "--class", "class-a", "--compare", "human:expert", "--plot", str(chart)]
+    )
+    assert result.exit_code == 0, result.output
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _json("report", "learner-progress", "--class", "class-a")
+    weekly: dict[str, int] = {}
+    for row in rows:
+        weekly[row["week"]] = weekly.get(row["week"], 0) + row["recordings"]
+    figure = progress_figure(rows, "class-a", MODEL)
+    labels = sorted(text.get_text() for text in figure.axes[0].texts)
+    assert labels == sorted(f"n={n}" for n in weekly.values() if n)

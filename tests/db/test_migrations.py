@@ -39,6 +39,7 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift() -> None:
             "report_phone_confusions_weekly",
             "report_class_weak_phones",
             "report_run_summary",
+            "report_recording_feedback",
         }
 
         command.downgrade(config, "base")

@@ -6,6 +6,7 @@ VIEWS = (
     "report_phone_confusions_weekly",
     "report_class_weak_phones",
     "report_run_summary",
+    "report_recording_feedback",
 )
 TABLES = ("learners", "recordings", "runs", "batches", "model_versions", "assessments", "phone_diffs")
 

@@ -41,3 +41,10 @@ def test_no_items_no_calls() -> None:
     engine = RecordingEngine()
     assert score_in_chunks(engine, [], chunk_seconds=6) == []
     assert engine.calls == []
+
+
+def test_progress_is_reported_after_each_chunk() -> None:
+    items = [_item(5, "five"), _item(1, "one"), _item(3, "three"), _item(2, "two"), _item(7, "seven")]
+    seen: list[tuple[int, int]] = []
+    score_in_chunks(RecordingEngine(), items, chunk_seconds=6, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(3, 5), (4, 5), (5, 5)]

@@ -79,8 +79,8 @@ def test_score_refuses_a_mismatch_unless_told_otherwise(tiny_model: Path, tmp_pa
     adapter = _adapter(tiny_model, tmp_path / "a")
     wav, text = sample_wav(0)
     args = ["score", str(wav), "--text", text, "--model", str(tiny_model), "--adapter", str(adapter)]
-    refused = runner.invoke(app, [*args, "--format", "joint-v1"])
+    refused = runner.invoke(app, [*args, "--task-format", "joint-v1"])
     assert refused.exit_code == 2 and "does not fit this configuration" in refused.output
-    served = runner.invoke(app, [*args, "--format", "joint-v1", "--adapter-mismatch-ok"])
+    served = runner.invoke(app, [*args, "--task-format", "joint-v1", "--adapter-mismatch-ok"])
     assert served.exit_code == 0, served.output
     assert json.loads(served.stdout.splitlines()[0])["model"]["task_format"] == "joint-v1"
