@@ -133,4 +133,3 @@ def test_paper_format_encodes_audio_once_for_both_turns(untaught_model: Path, mo
     assert len(calls) == 1, "one encoder call for the batch, shared by both prompts"
     assert [len(o) for o in outputs] == [2, 2, 2]
     assert outputs == reference.generate(items)[0]
-
