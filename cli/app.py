@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import db, model, queue, ratings, report, sample, training
+from cli import db, gop, model, queue, ratings, report, sample, training
 
 app = typer.Typer(
     help="pronscore: batch pronunciation assessment for English learners.",
@@ -24,6 +24,7 @@ app.command("report")(report.report)
 app.command("import-ratings")(ratings.import_ratings_command)
 app.command("train")(training.train)
 app.command("evaluate")(training.evaluate)
+app.command("train-gop")(gop.train_gop)
 
 
 def main() -> None:
