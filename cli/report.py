@@ -69,7 +69,9 @@ def report(
     learner_id: str | None = typer.Option(None, "--learner", help="Only this learner."),
     since: str | None = typer.Option(None, "--since", help="Only from this date's week on (YYYY-MM-DD)."),
     model: str | None = typer.Option(None, "--model", help="Only this model version, e.g. human:expert."),
-    top: int = typer.Option(10, "--top", min=1, help="class-weak-phones: confusions per class."),
+    top: int = typer.Option(
+        10, "--top", min=1, help="class-weak-phones: confusions per class; learner-words: words per learner."
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
     plot: Path | None = typer.Option(None, "--plot", help="learner-progress: write a PNG chart here."),
 ) -> None:
