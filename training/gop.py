@@ -127,7 +127,7 @@ def fit(items: Sequence[Analysed], version: str, trained_on: dict[str, Any] | No
     for aspect in SCORE_ASPECTS:
         targets = [item.utterance.scores[aspect] for item in usable]
         models[aspect] = Ridge.fit([f.utterance for f in found], targets, FEATURES[aspect], ALPHAS[aspect],
-                                   RANGES[aspect])  # fmt: skip
+                                   RANGES[aspect], match_spread=True)  # fmt: skip
     means = [f.utterance["gop_mean"] for f in found]
     return Calibration(
         version=version,

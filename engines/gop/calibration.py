@@ -57,13 +57,19 @@ class Ridge:
         features: Sequence[str],
         alpha: float,
         bounds: tuple[float, float],
+        match_spread: bool = False,
     ) -> Ridge:
+        """Ridge regression on standardised features; `match_spread` then stretches the fit so
+        its predictions spread as widely as the targets (ridge shrinks them towards the mean,
+        and rounding a narrow spread to integers would tie most utterances)."""
         x = np.array([[row[f] for f in features] for row in rows], dtype=float)
         y = np.asarray(targets, dtype=float)
         mean, scale = x.mean(axis=0), x.std(axis=0)
         scale[scale == 0] = 1.0
         z = (x - mean) / scale
         coef = np.linalg.solve(z.T @ z + alpha * len(y) * np.eye(z.shape[1]), z.T @ (y - y.mean()))
+        if match_spread and (z @ coef).std() > 0:
+            coef *= y.std() / (z @ coef).std()
         return cls(tuple(features), tuple(mean.tolist()), tuple(scale.tolist()), tuple(coef.tolist()),
                    float(y.mean()), *bounds, alpha)  # fmt: skip
 
