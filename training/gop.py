@@ -20,7 +20,7 @@ import numpy as np
 from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, features
 from engines.gop.assess import assessment, heard
 from engines.gop.calibration import RANGES, Calibration, Ridge
-from engines.gop.features import phone_features
+from engines.gop.features import FRAME_SECONDS, centred, phone_features
 from scoring.alignment import Op
 from scoring.audio import AudioError, decode
 from scoring.scores import SCORE_ASPECTS
@@ -84,9 +84,9 @@ def _best_threshold(items: Sequence[Analysed], calibration_centres: dict[str, fl
     F1 against the annotated mispronunciations."""
     rows = []
     for item in items:
-        for e, _, wrong in _labelled_phones(item):
-            e = e.__class__(**{**e.__dict__, "gop": e.gop - calibration_centres.get(e.phone, 0.0)})
-            rows.append((e, wrong))
+        labelled = _labelled_phones(item)
+        evidence = centred([e for e, _, _ in labelled], calibration_centres)
+        rows.extend((e, wrong) for e, (_, _, wrong) in zip(evidence, labelled, strict=True))
     best, chosen = -1.0, 0.0
     for threshold in np.arange(-80.0, 1.0, 2.5):
         flagged = [heard(e, threshold).op is not Op.match for e, _ in rows]
@@ -169,12 +169,12 @@ def cross_validate(items: Sequence[Analysed], folds: int = 6) -> HeldOut:
         test = set(fold)
         calibration = fit([item for i, item in enumerate(items) if i not in test], "cross-validation")
         for i in fold:
-            held_item = items[i]
-            predict(held_item, calibration, held)
+            _predict(items[i], calibration, held)
     return held
 
 
-def predict(item: Analysed, calibration: Calibration, held: HeldOut) -> None:
+def _predict(item: Analysed, calibration: Calibration, held: HeldOut) -> None:
+    """Score one held-out utterance into `held`, with its phone and word pairs."""
     key = item.utterance.utt
     if item.analysis is None:
         held.predictions[key] = {"recording_id": key, "status": "failed", "reason": "alignment_failed"}
@@ -187,7 +187,7 @@ def predict(item: Analysed, calibration: Calibration, held: HeldOut) -> None:
     held.predictions[key] = {"recording_id": key, **result.to_dict()}
     by_position = {(p.word_index, round(p.start, 2)): p.score for p in result.phone_scores}
     for e, score, _ in _labelled_phones(item):
-        predicted = by_position.get((e.word_index, round(e.start * 0.01, 2)))
+        predicted = by_position.get((e.word_index, round(e.start * FRAME_SECONDS, 2)))
         if predicted is not None:
             held.phone_pairs.append((predicted, score))
     for word in result.word_scores:

@@ -55,3 +55,4 @@ def test_evaluate_with_the_gop_engine_writes_predictions_and_metrics(subset: Pat
     assert len(predictions) == 12 and all(p["model"]["task_format"] == "gop-v1" for p in predictions)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["evaluated"] == 12 and metrics["pcc"]["total"]["n"] >= 10
+    assert "the GOP engine aligns the reference sentence itself" in (out / "report.md").read_text()
