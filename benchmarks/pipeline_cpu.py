@@ -8,6 +8,7 @@ write. Prints CPU milliseconds per recording (all threads of the process), wall 
 share, and the producer's CPU per recording for the enqueue.
 
     .venv/bin/python benchmarks/pipeline_cpu.py [--batches 6] [--rate 16000|48000] [--generation-ms 15]
+    .venv/bin/python benchmarks/pipeline_cpu.py --engine gop    # the GOP engine's results, with word and phone scores
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth) and starts its own S3 server.
 """
@@ -84,6 +85,29 @@ class CannedEngine:
             ]
 
 
+class CannedGopEngine:
+    """The GOP engine's real results for each sentence, computed before timing: what is measured
+    is the worker around the engine, writing word and phone scores included."""
+
+    def __init__(self, submissions) -> None:
+        from engines import ScoringItem
+        from engines.gop import GopConfig, GopEngine
+
+        engine = GopEngine(GopConfig())
+        self.version = engine.version
+        self.results = {}
+        for s in submissions:
+            if s.label["text"] not in self.results:
+                samples, _ = soundfile.read(s.audio, dtype="float32")
+                self.results[s.label["text"]] = engine.score([ScoringItem(samples, s.label["text"])])[0]
+
+    def close(self) -> None:
+        pass
+
+    def score(self, items):
+        return [self.results[item.reference_text] for item in items]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=6)
@@ -95,6 +119,8 @@ def main() -> None:
         help="simulate this much GPU time per recording; queued batches of 256 then generate in chunks of 64, "
         "and the wall time shows how much fetching is left exposed",
     )
+    parser.add_argument("--engine", choices=["canned", "gop"], default="canned",
+                        help="canned: joint-v1 answers parsed and diffed; gop: the GOP engine's results")  # fmt: skip
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pronscore-bench-"))
@@ -147,7 +173,8 @@ def main() -> None:
             mean_seconds = sum(soundfile.info(r["audio"]).duration for r in rows[:64]) / 64
             settings = settings.model_copy(update={"chunk_audio_seconds": 64 * mean_seconds})
 
-        runtime = Runtime(settings, engine=CannedEngine(answers, args.generation_ms))
+        engine = CannedGopEngine(submissions) if args.engine == "gop" else CannedEngine(answers, args.generation_ms)
+        runtime = Runtime(settings, engine=engine)
         real_fetch, real_write = fetching.fetch, runner._complete
 
         def timed_fetch(*a):
@@ -167,6 +194,7 @@ def main() -> None:
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         count = len(rows) - per_batch  # the first batch warms up
         result = {
+            "engine": args.engine,
             "recordings": count,
             "batch_size": per_batch,
             "simulated_generation_ms_per_recording": args.generation_ms,

@@ -6,7 +6,7 @@ from importlib.metadata import version as package_version
 
 import typer
 
-from cli import db, feedback, model, queue, ratings, report, runs, sample, training
+from cli import db, feedback, gop, model, queue, ratings, report, runs, sample, training
 from cli.errors import DEBUG_VARIABLE, FriendlyGroup
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.command("report")(report.report)
 app.command("import-ratings")(ratings.import_ratings_command)
 app.command("train")(training.train)
 app.command("evaluate")(training.evaluate)
+app.command("train-gop")(gop.train_gop)
 
 
 def main() -> None:

@@ -62,9 +62,21 @@ def _decode_shapes(files: int) -> dict[str, object]:
     return {"batch_sizes": sizes, "cache_tokens": min(settings().decode_cache_tokens, sizes[-1] * 4096)}
 
 
+def chosen_engine(engine: str | None, model: str | None, adapter: str | None) -> str:
+    """--engine, else phi4mm when a model or adapter is named on the command line, else the setting."""
+    name = engine or ("phi4mm" if model or adapter else settings().engine_name)
+    if name not in ("gop", "phi4mm"):
+        fail(f"--engine must be gop or phi4mm, not {name!r}")
+    return name
+
+
 def score(
     audio: list[Path] = typer.Argument(..., help="Audio files (any format soundfile reads)."),
     text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
+    engine_name: str | None = typer.Option(
+        None, "--engine", help="gop or phi4mm (default: PRONSCORE_ENGINE; phi4mm with --model or --adapter)."
+    ),
+    calibration: Path | None = typer.Option(None, "--calibration", help="gop: calibration file (default: setting)."),
     model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
     task_format: str | None = typer.Option(
@@ -80,17 +92,21 @@ def score(
     from engines import ScoringItem, load_engine, score_in_chunks
 
     task_format = resolve_task_format(task_format, old_task_format)
+    name = chosen_engine(engine_name, model, adapter)
     try:
-        shapes = _decode_shapes(len(audio))
-        engine = load_engine(
-            settings(),
-            model=model,
-            adapter=adapter,
-            task_format=task_format,
-            device=device,
-            adapter_mismatch_ok=adapter_mismatch_ok or None,
-            **shapes,
-        )
+        if name == "gop":
+            engine = load_engine(settings(), "gop", calibration=calibration)
+        else:
+            engine = load_engine(
+                settings(),
+                "phi4mm",
+                model=model,
+                adapter=adapter,
+                task_format=task_format,
+                device=device,
+                adapter_mismatch_ok=adapter_mismatch_ok or None,
+                **_decode_shapes(len(audio)),
+            )
     except (OSError, ValueError) as error:
         fail(f"cannot load the model: {error}")
     if engine.version.meaningless:

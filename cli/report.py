@@ -28,6 +28,7 @@ SCORE_REPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("recordings", "accuracy", "fluency", "prosodic", "total"),
     ),
     "class-weak-phones": (("class_id", "expected", "actual", "op"), ("occurrences", "rate")),
+    "learner-words": (("learner_id", "class_id", "word"), ("readings", "accuracy")),
 }
 
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -52,6 +53,17 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("expected_count", "of"),
         Column("rate", "rate %", percent=True),
     ),
+    "learner-words": (
+        Column("learner_id", "learner"),
+        Column("class_id", "class"),
+        Column("rank"),
+        Column("word"),
+        Column("readings"),
+        Column("accuracy"),
+        Column("mispronounced"),
+        Column("omitted"),
+        Column("insertions"),
+    ),
     "run-summary": (
         Column("run"),
         Column("created_at", "created"),
@@ -68,10 +80,12 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
 COMPARED_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "learner-progress": ("learner_id", "iso_week", "recordings", "accuracy", "fluency", "prosodic", "total"),
     "class-weak-phones": ("class_id", "expected", "actual", "op", "occurrences", "rate"),
+    "learner-words": ("learner_id", "word", "readings", "accuracy"),
 }
 SIDE_BY_SIDE = {
     "learner-progress": ("accuracy", "fluency", "prosodic", "total"),
     "class-weak-phones": ("occurrences", "rate"),
+    "learner-words": ("readings", "accuracy"),
 }
 
 
@@ -167,7 +181,9 @@ def report(
     compare: str | None = typer.Option(
         None, "--compare", help="Another model version to show beside it, e.g. human:expert."
     ),
-    top: int = typer.Option(10, "--top", min=1, max=1000, help="class-weak-phones: confusions per class."),
+    top: int = typer.Option(
+        10, "--top", min=1, max=1000, help="class-weak-phones: confusions per class; learner-words: words per learner."
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
     wide: bool = typer.Option(False, "--wide", help="Every column in the table, not only those that matter."),
     plot: Path | None = typer.Option(None, "--plot", help="learner-progress: write a PNG chart here."),

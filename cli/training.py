@@ -107,6 +107,10 @@ def evaluate(
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md and plots."),
     data: Path | None = typer.Option(None, "--data", help="speechocean762 release folder or JSON Lines labels."),
     split: str = typer.Option("test", "--split", help="train, test or all."),
+    engine_name: str | None = typer.Option(
+        None, "--engine", help="gop or phi4mm (default: PRONSCORE_ENGINE; phi4mm with --model or --adapter)."
+    ),
+    calibration: Path | None = typer.Option(None, "--calibration", help="gop: calibration file (default: setting)."),
     model: str | None = typer.Option(None, "--model", help="Base model to run (default: PRONSCORE_MODEL)."),
     adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter to run."),
     task_format: str | None = typer.Option(
@@ -157,7 +161,16 @@ def evaluate(
             title = predictions.stem
             meaningless = any(p.get("meaningless") for p in found.values())
         else:
-            found, title, meaningless = _predict(examples, model, adapter, task_format, adapter_mismatch_ok, out)
+            from cli.model import chosen_engine
+
+            name = chosen_engine(engine_name, model, adapter)
+            overrides = (
+                {"calibration": calibration}
+                if name == "gop"
+                else {"model": model, "adapter": adapter, "task_format": task_format,
+                      "adapter_mismatch_ok": adapter_mismatch_ok or None}
+            )  # fmt: skip
+            found, title, meaningless = _predict(examples, name, overrides, out)
     evaluation = score(references, found)
     write_report(evaluation, out, title, meaningless, task_format_of(found))
     metrics = evaluation.metrics
@@ -168,25 +181,14 @@ def evaluate(
 
 
 def _predict(
-    examples: list[Example],
-    model: str | None,
-    adapter: str | None,
-    task_format: str | None,
-    adapter_mismatch_ok: bool,
-    out: Path,
+    examples: list[Example], engine_name: str, overrides: dict[str, Any], out: Path
 ) -> tuple[dict[str, dict[str, Any]], str, bool]:
     """Score the examples with the engine; predictions are also written to OUT/predictions.jsonl."""
     from engines import ScoringItem, load_engine, score_in_chunks
     from scoring.audio import AudioError, decode
 
     try:
-        engine = load_engine(
-            settings(),
-            model=model,
-            adapter=adapter,
-            task_format=task_format,
-            adapter_mismatch_ok=adapter_mismatch_ok or None,
-        )
+        engine = load_engine(settings(), engine_name, **overrides)
     except (OSError, ValueError) as error:
         fail(f"cannot load the model: {error}")
     found, items, keys = {}, [], []

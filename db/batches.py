@@ -140,13 +140,17 @@ def complete_batch(
     if not _holds_lease(session, batch_id, owner):
         return None
     outcome = BatchOutcome(batch_id, claimed=True)
-    answered = [(rid, result) for rid, result in results.items() if isinstance(result, AssessmentResult)]
+    # A model's answer is stored even when unreadable (its raw output is kept); a recording the
+    # engine could not score at all (e.g. alignment_failed) has no answer to store.
+    answered = [
+        (rid, result)
+        for rid, result in results.items()
+        if isinstance(result, AssessmentResult) and (result.scored or result.reason is FailureReason.unparseable_output)
+    ]
     upsert_assessments(session, model_version_id, answered)
     scored = [rid for rid, result in answered if result.scored]
     failures = {
-        rid: result
-        if isinstance(result, RecordingFailure)
-        else RecordingFailure(FailureReason.unparseable_output, result.failure or "")
+        rid: result if isinstance(result, RecordingFailure) else RecordingFailure(result.reason, result.failure or "")
         for rid, result in results.items()
         if not (isinstance(result, AssessmentResult) and result.scored)
     }

@@ -206,3 +206,41 @@ class PhoneDiff(Base):
     expected: Mapped[str | None] = mapped_column(Text)
     actual: Mapped[str | None] = mapped_column(Text)
     op: Mapped[Op] = mapped_column(_enum(Op, "diff_op"))
+
+
+class WordScore(Base):
+    """A word's accuracy (0-10) and error type, from engines that score each word (GOP)."""
+
+    __tablename__ = "word_scores"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "word_index"),
+        CheckConstraint("accuracy BETWEEN 0 AND 10", name="accuracy_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    word_index: Mapped[int] = mapped_column(Integer)
+    word: Mapped[str] = mapped_column(Text)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    error_type: Mapped[str] = mapped_column(Text)  # a scoring.pronunciation.WordErrorType
+
+
+class PhoneScore(Base):
+    """A canonical phone's score (0-2), timing and GOP, from engines that score each phone (GOP)."""
+
+    __tablename__ = "phone_scores"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "position"),
+        CheckConstraint("score BETWEEN 0 AND 2", name="score_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    word_index: Mapped[int] = mapped_column(Integer)
+    phone: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    gop: Mapped[float] = mapped_column(Float)
+    heard: Mapped[str | None] = mapped_column(Text)

@@ -133,6 +133,7 @@ def upsert_assessments(
     per_assessment = {ids[recording_id]: _diff_rows(ids[recording_id], a) for recording_id, a in assessments}
     rows = [row for diff_rows in per_assessment.values() for row in diff_rows]
     upsert_phone_diffs(session, rows, {aid: len(diff_rows) for aid, diff_rows in per_assessment.items()})
+    upsert_word_and_phone_scores(session, [(ids[recording_id], a) for recording_id, a in assessments])
     return ids
 
 
@@ -170,3 +171,67 @@ def upsert_phone_diffs(session: Session, rows: Sequence[dict[str, Any]], lengths
         session.execute(_UPSERT_DIFFS, columns)
     if lengths:
         session.execute(_DROP_STALE_DIFFS, {"ids": list(lengths), "lengths": list(lengths.values())})
+
+
+_UPSERT_WORD_SCORES = text(
+    """
+    INSERT INTO word_scores (assessment_id, word_index, word, accuracy, error_type)
+    SELECT * FROM unnest(
+        CAST(:assessment_id AS bigint[]), CAST(:word_index AS int[]), CAST(:word AS text[]),
+        CAST(:accuracy AS float8[]), CAST(:error_type AS text[])
+    )
+    ON CONFLICT (assessment_id, word_index) DO UPDATE SET
+        word = excluded.word, accuracy = excluded.accuracy, error_type = excluded.error_type
+    """
+)
+_UPSERT_PHONE_SCORES = text(
+    """
+    INSERT INTO phone_scores (assessment_id, position, word_index, phone, score, start_seconds,
+                              duration_seconds, gop, heard)
+    SELECT * FROM unnest(
+        CAST(:assessment_id AS bigint[]), CAST(:position AS int[]), CAST(:word_index AS int[]),
+        CAST(:phone AS text[]), CAST(:score AS float8[]), CAST(:start_seconds AS float8[]),
+        CAST(:duration_seconds AS float8[]), CAST(:gop AS float8[]), CAST(:heard AS text[])
+    )
+    ON CONFLICT (assessment_id, position) DO UPDATE SET
+        word_index = excluded.word_index, phone = excluded.phone, score = excluded.score,
+        start_seconds = excluded.start_seconds, duration_seconds = excluded.duration_seconds,
+        gop = excluded.gop, heard = excluded.heard
+    """
+)
+_DROP_STALE = {
+    table: text(
+        f"DELETE FROM {table} t USING unnest(CAST(:ids AS bigint[]), CAST(:lengths AS int[])) AS k(id, n) "
+        f"WHERE t.assessment_id = k.id AND t.{key} >= k.n"
+    )
+    for table, key in (("word_scores", "word_index"), ("phone_scores", "position"))
+}
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def upsert_word_and_phone_scores(session: Session, assessments: Sequence[tuple[int, AssessmentResult]]) -> None:
+    """Make each assessment's word and phone scores exactly its result's (none for engines
+    that do not score words): upsert by key, then drop rows past each new length. Words are
+    keyed by their index in the sentence, which may skip unaligned words, so stale words are
+    those at or past one more than the last index."""
+    words = [
+        {"assessment_id": aid, "word_index": w.index, "word": w.text, "accuracy": w.accuracy,
+         "error_type": w.error_type.value}
+        for aid, a in assessments for w in a.word_scores
+    ]  # fmt: skip
+    phones = [
+        {"assessment_id": aid, "position": position, "word_index": p.word_index, "phone": p.phone,
+         "score": p.score, "start_seconds": p.start, "duration_seconds": p.duration, "gop": p.gop, "heard": p.heard}
+        for aid, a in assessments for position, p in enumerate(a.phone_scores)
+    ]  # fmt: skip
+    if words:
+        session.execute(_UPSERT_WORD_SCORES, _columns(words))
+    if phones:
+        session.execute(_UPSERT_PHONE_SCORES, _columns(phones))
+    ids = [aid for aid, _ in assessments]
+    word_ends = [max((w.index + 1 for w in a.word_scores), default=0) for _, a in assessments]
+    session.execute(_DROP_STALE["word_scores"], {"ids": ids, "lengths": word_ends})
+    session.execute(_DROP_STALE["phone_scores"], {"ids": ids, "lengths": [len(a.phone_scores) for _, a in assessments]})

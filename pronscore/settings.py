@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TaskFormatName = Literal["joint-v1", "paper", "terse-v1"]
+EngineName = Literal["gop", "phi4mm"]
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,16 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     s3_path_style: bool = Field(True, description="Address buckets by path (most self-hosted S3 servers need this).")
 
+    engine: EngineName | None = Field(
+        None,
+        description="gop (goodness of pronunciation on a CPU, offline) or phi4mm (Phi-4-multimodal); "
+        "empty means phi4mm when PRONSCORE_MODEL is set, else gop.",
+    )
+    gop_calibration: str | None = Field(
+        None,
+        description="GOP calibration file (from pronscore train-gop); empty means the one shipped, "
+        "fitted on the bundled sample.",
+    )
     model: str = Field(
         "microsoft/Phi-4-multimodal-instruct",
         description="Base model: a Hugging Face id or a local directory.",
@@ -115,7 +126,14 @@ class Settings(BaseSettings):
             raise ValueError("batch sizes must be positive integers, e.g. 1,8,64,256")
         return sizes
 
-    @field_validator("task_format", mode="before")
+    @property
+    def engine_name(self) -> EngineName:
+        """The engine to run: the one named, else phi4mm when a model is configured, else gop."""
+        if self.engine is not None:
+            return self.engine
+        return "phi4mm" if "model" in self.model_fields_set else "gop"
+
+    @field_validator("task_format", "engine", "gop_calibration", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -9,14 +9,17 @@ from scoring.failures import FailureReason
 from scoring.lexicon import Lexicon
 from scoring.mdd import SentenceDiff, diff
 from scoring.parsing import ModelAnswer, ParseFailure
+from scoring.pronunciation import PhoneScore, WordScore
 from scoring.scores import SCORE_ASPECTS
 
 
 @dataclass(frozen=True)
 class AssessmentResult:
-    """A scored recording, or one whose model output could not be read (`failure` set). A
-    failed one keeps `partial_scores` when its scores were read though its transcripts were not
-    (the `paper` format's two turns), for evaluation."""
+    """A scored recording, or a failed one (`failure` set): by default its model output could
+    not be read; an engine that knows better says why in `failure_reason`. A failed one keeps
+    `partial_scores` when its scores were read though its transcripts were not (the `paper`
+    format's two turns), for evaluation. Engines that score each word and phone (GOP) fill
+    `word_scores` and `phone_scores`."""
 
     answer: ModelAnswer | None
     phone_diff: SentenceDiff | None
@@ -26,10 +29,29 @@ class AssessmentResult:
     generation_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     partial_scores: dict[str, int] | None = None
+    failure_reason: FailureReason | None = None
+    word_scores: tuple[WordScore, ...] = ()
+    phone_scores: tuple[PhoneScore, ...] = ()
 
     @property
     def scored(self) -> bool:
         return self.answer is not None
+
+    @property
+    def reason(self) -> FailureReason:
+        """Why a failed result failed."""
+        return self.failure_reason or FailureReason.unparseable_output
+
+    def _word_dict(self, word: dict[str, Any]) -> dict[str, Any]:
+        index = word["index"]
+        for score in self.word_scores:
+            if score.index == index:
+                word |= {
+                    "accuracy": None if score.accuracy is None else round(score.accuracy, 1),
+                    "error_type": score.error_type.value,
+                }
+        phones = [p.to_dict() for p in self.phone_scores if p.word_index == index]
+        return word | ({"phones": phones} if phones else {})
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": "scored" if self.scored else "failed"}
@@ -38,13 +60,13 @@ class AssessmentResult:
                 "scores": self.answer.scores,
                 "word_transcript": self.answer.word_transcript,
                 "phoneme_transcript": self.answer.phoneme_transcript,
-                "words": [word.to_dict() for word in self.phone_diff.words],
+                "words": [self._word_dict(word.to_dict()) for word in self.phone_diff.words],
             }
             if self.phone_diff.unknown_words:
                 body["unknown_words"] = self.phone_diff.unknown_words
         else:
             body |= {
-                "reason": FailureReason.unparseable_output.value,
+                "reason": self.reason.value,
                 "detail": self.failure,
                 "raw_output": self.raw_output,
             }

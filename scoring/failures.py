@@ -14,6 +14,7 @@ class FailureReason(StrEnum):
     object_missing = "object_missing"
     unparseable_output = "unparseable_output"
     attempts_exhausted = "attempts_exhausted"
+    alignment_failed = "alignment_failed"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class RatedWord:
     text: str
     phones: tuple[str, ...]
     mispronunciations: tuple[Mispronunciation, ...]
+    accuracy: float | None = None  # 0-10, when the labels give it
+    phone_scores: tuple[float, ...] = ()  # 0-2 per phone, when the labels give them
 
     def pronounced_phones(self) -> list[str]:
         """The canonical phones with each annotated mispronunciation applied."""
@@ -92,6 +94,8 @@ def parse_utterance(record: Mapping[str, Any]) -> RatedUtterance:
                     )
                     for m in word.get("mispronunciations", [])
                 ),
+                accuracy=float(word["accuracy"]) if word.get("accuracy") is not None else None,
+                phone_scores=tuple(float(x) for x in word.get("phones-accuracy") or ()),
             )
             for word in record["words"]
         )
@@ -116,4 +120,8 @@ def parse_utterance(record: Mapping[str, Any]) -> RatedUtterance:
         for m in word.mispronunciations:
             if not 0 <= m.index < len(word.phones):
                 raise LabelError(f"mispronunciation index {m.index} outside word {word.text!r}")
+        if word.phone_scores and len(word.phone_scores) != len(word.phones):
+            raise LabelError(
+                f"word {word.text!r} has {len(word.phones)} phones but {len(word.phone_scores)} phone scores"
+            )
     return utterance

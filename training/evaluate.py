@@ -129,6 +129,13 @@ def _comparability(task_format: str | None) -> tuple[str, str]:
     """A mark for the transcript columns of our row, and the note that explains it."""
     if task_format == "paper":
         return "", ""
+    if task_format == "gop-v1":
+        return "†", (
+            "\n† Not comparable with the paper's row: the GOP engine aligns the reference sentence itself, so its "
+            "word transcript is the reference less the words it found omitted, and its phones are the canonical "
+            "ones with what the phone loop heard instead where that fit better. The PCC columns compare like "
+            "with like.\n"
+        )
     if task_format == "joint-v1":
         return "†", (
             "\n† Not comparable with the paper's row: `joint-v1` puts the reference sentence in the prompt, so "

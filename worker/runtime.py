@@ -29,5 +29,6 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        log.info("loading model %s", self.settings.model)
+        name = self.settings.engine_name
+        log.info("loading the %s engine%s", name, f" ({self.settings.model})" if name == "phi4mm" else "")
         return load_engine(self.settings)

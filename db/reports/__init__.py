@@ -37,6 +37,12 @@ REPORTS = {
             "per class: most frequent expected->actual phone confusions and deletions",
         ),
         ReportSpec(
+            "learner-words",
+            "learner_words.sql",
+            frozenset({"class_id", "learner_id", "since", "model"}),
+            "per learner: the words with the lowest accuracy, and how often each was mispronounced or omitted",
+        ),
+        ReportSpec(
             "run-summary",
             "run_summary.sql",
             frozenset({"since", "model"}),

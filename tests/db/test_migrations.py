@@ -33,13 +33,15 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift() -> None:
         config = alembic_config(url)
         command.upgrade(config, "head")
         created = _objects(url)
-        assert {"learners", "recordings", "assessments", "phone_diffs", "batches", "runs"} <= created["tables"]
+        assert {"learners", "recordings", "assessments", "phone_diffs", "batches", "runs", "word_scores",
+                "phone_scores"} <= created["tables"]  # fmt: skip
         assert created["views"] == {
             "report_learner_progress",
             "report_phone_confusions_weekly",
             "report_class_weak_phones",
             "report_run_summary",
             "report_recording_feedback",
+            "report_word_scores",
         }
 
         command.downgrade(config, "base")

@@ -7,8 +7,12 @@ VIEWS = (
     "report_class_weak_phones",
     "report_run_summary",
     "report_recording_feedback",
+    "report_word_scores",
 )
-TABLES = ("learners", "recordings", "runs", "batches", "model_versions", "assessments", "phone_diffs")
+TABLES = (
+    "learners", "recordings", "runs", "batches", "model_versions", "assessments", "phone_diffs", "word_scores",
+    "phone_scores",
+)  # fmt: skip
 
 
 def _connect_as_reporter(url: str) -> psycopg.Connection:

@@ -1,0 +1,84 @@
+"""CPU seconds per recording of the GOP engine, engine load excluded.
+
+Loads the engine once (its load time is reported apart), then scores every sample recording
+one by one and reports the process's CPU time per recording (all threads), the wall time,
+and the split between forced alignment, the phone loop and the rest (features, calibration,
+assessment). The worker's own CPU per recording around the engine is measured by
+`benchmarks/pipeline_cpu.py --engine gop`.
+
+    .venv/bin/python benchmarks/gop_speed.py [--data data/speechocean762-sample] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engines import ScoringItem  # noqa: E402
+from engines.gop import GopConfig, GopEngine  # noqa: E402
+from engines.gop.analysis import Analyser  # noqa: E402
+from scoring.audio import decode  # noqa: E402
+from training.data import load_dataset  # noqa: E402
+
+
+class TimedAnalyser(Analyser):
+    """Sums the aligner's and the loop's CPU time as the engine runs."""
+
+    totals: ClassVar[dict[str, float]] = {"align": 0.0, "loop": 0.0}
+
+    def analyse(self, samples, reference_text):  # type: ignore[no-untyped-def]
+        found = super().analyse(samples, reference_text)
+        for key in self.totals:
+            self.totals[key] += found.timings[key]
+        return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "speechocean762-sample")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    examples = load_dataset(args.data).examples
+    items = [ScoringItem(decode(e.audio.read_bytes(), 40.0), e.utterance.text) for e in examples]
+    load = time.process_time()
+    engine = GopEngine(GopConfig())
+    load = time.process_time() - load
+    engine.analyser = TimedAnalyser(engine.analyser.lexicon)
+    cpu, wall = time.process_time(), time.perf_counter()
+    scored = 0
+    for _ in range(args.repeat):
+        for item in items:
+            scored += engine.score([item])[0].scored
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    count = len(items) * args.repeat
+    result = {
+        "recordings": count,
+        "scored": scored,
+        "mean_audio_seconds": round(sum(i.seconds for i in items) / len(items), 2),
+        "cpu_seconds_per_recording": round(cpu / count, 3),
+        "wall_seconds_per_recording": round(wall / count, 3),
+        "cpu_split_per_recording": {
+            "forced_alignment": round(TimedAnalyser.totals["align"] / count, 3),
+            "phone_loop": round(TimedAnalyser.totals["loop"] / count, 3),
+            "rest": round((cpu - sum(TimedAnalyser.totals.values())) / count, 3),
+        },
+        "engine_load_cpu_seconds": round(load, 2),
+        "cpus": os.cpu_count(),
+    }
+    out = ROOT / "benchmarks" / "results" / f"gop_speed-{datetime.now(UTC):%Y%m%d}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from engines import ScoringItem
+from engines.gop import GopEngine
+from scoring.audio import decode
+from scoring.failures import FailureReason
+from tests.conftest import sample_wav
+from tests.engines.gop.conftest import substituted
+
+
+def test_substituted_phones_fit_worse_than_the_same_phone_read_correctly(analysed: list) -> None:
+    """Each annotated substitution against the same canonical phone scored 2 by the experts in
+    the other recordings: at least 75% of substitutions must fall below those phones' median
+    GOP, and a sign test must reject chance (one-sided p < 0.01)."""
+    substitutions, correct = [], {}
+    for number, (utterance, analysis) in enumerate(analysed):
+        marked = set(substituted(utterance))
+        for w, word in enumerate(utterance.words):
+            evidence = [e for e in analysis.evidence if e.word_index == w]
+            if len(evidence) != len(word.phones):
+                continue
+            for i, e in enumerate(evidence):
+                if (w, i) in marked:
+                    substitutions.append((number, e.phone, e.gop))
+                elif word.phone_scores[i] >= 2:
+                    correct.setdefault(e.phone, []).append((number, e.gop))
+    below = total = 0
+    for number, phone, gop in substitutions:
+        others = [g for n, g in correct.get(phone, []) if n != number]
+        if len(others) >= 3:
+            total += 1
+            below += gop < np.median(others)
+    assert total >= 12, "too few substitutions with correct comparators to test anything"
+    assert below / total >= 0.75, f"only {below} of {total} substitutions fit worse than the correct phones"
+    assert binomtest(below, total, 0.5, alternative="greater").pvalue < 0.01
+
+
+def test_a_sample_recording_gets_scores_words_and_phones(gop_engine: GopEngine) -> None:
+    path, text = sample_wav(0)
+    [result] = gop_engine.score([ScoringItem(decode(path.read_bytes(), 40.0), text)])
+    body = result.to_dict()
+    assert body["status"] == "scored" and set(body["scores"]) == {"accuracy", "fluency", "prosodic", "total"}
+    assert all(0 <= v <= 10 for v in body["scores"].values())
+    assert [w["text"] for w in body["words"]] == text.upper().split()
+    for word in body["words"]:
+        assert 0 <= word["accuracy"] <= 10 and word["error_type"] in {
+            "None",
+            "Mispronunciation",
+            "Omission",
+            "Insertion",
+        }
+        assert [p["phone"] for p in word["phones"]] == word["expected"]
+        assert all(0 <= p["score"] <= 2 and p["duration"] > 0 for p in word["phones"])
+    starts = [p["start"] for w in body["words"] for p in w["phones"]]
+    assert starts == sorted(starts)
+
+
+def _noise(seconds: float, level: float, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(int(seconds * 16000)) * level).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("samples", "text"),
+    [
+        (np.zeros(48000, dtype=np.float32), "WE CALL IT BEAR"),
+        (_noise(3.0, 0.1), "WE CALL IT BEAR"),
+        (_noise(4.0, 0.9, seed=1), "ZERO THREE FIVE ONE"),
+        (np.zeros(0, dtype=np.float32), "WE CALL IT BEAR"),
+        (_noise(0.02, 0.3), "WE CALL IT BEAR"),
+    ],
+    ids=["silence", "white-noise", "loud-noise", "empty", "20-ms"],
+)
+def test_audio_that_is_not_speech_fails_alone_with_alignment_failed(
+    gop_engine: GopEngine, samples: np.ndarray, text: str
+) -> None:
+    path, reference = sample_wav(0)
+    results = gop_engine.score([ScoringItem(samples, text), ScoringItem(decode(path.read_bytes(), 40.0), reference)])
+    assert results[0].to_dict()["reason"] == FailureReason.alignment_failed
+    assert results[0].to_dict()["status"] == "failed" and results[0].answer is None
+    assert results[1].scored, "its batch-mate is scored"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN",
+        "XYZZY QWRTPLK",
+        "",
+    ],
+    ids=["another-sentence", "unknown-words", "empty-text"],
+)
+def test_a_reference_that_was_not_read_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
+    path, _ = sample_wav(0)
+    [result] = gop_engine.score([ScoringItem(decode(path.read_bytes(), 40.0), text)])
+    assert result.failure_reason is FailureReason.alignment_failed, result.to_dict()
+
+
+def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
+    version = gop_engine.version
+    calibration = gop_engine.calibration
+    assert version.adapter_sha256 == calibration.sha256 and len(calibration.sha256) == 64
+    assert calibration.version in version.name and calibration.sha256[:12] in version.name
+    assert version.task_format == "gop-v1" and not version.meaningless

@@ -1,0 +1,62 @@
+"""The nightly job with the GOP engine: enqueue, a real worker process, per-word scores in the reports.
+
+It uses the session's one worker process with PRONSCORE_ENGINE=gop added to its settings (the
+harness restarts it when its settings change; this module runs after the Phi-4 pipeline tests,
+so the worker is restarted once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from cli.app import app
+from db.models import Assessment, ModelVersion, PhoneScore, Recording, WordScore
+from db.session import session_scope
+from producer.client import ScoringClient
+from pronscore.settings import get_settings
+from tests.pipeline import WorkerProcess, short_sample, wait_for_run
+
+
+@pytest.fixture
+def gop_env(pipeline_env: dict, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("PRONSCORE_ENGINE", "gop")
+    get_settings.cache_clear()
+    return {**pipeline_env, "PRONSCORE_ENGINE": "gop"}
+
+
+def test_gop_scores_the_night_with_word_and_phone_scores_and_fails_noise_alone(
+    gop_env: dict, worker_process: WorkerProcess, tmp_path: Path
+) -> None:
+    rows = short_sample(4)
+    noise = tmp_path / "noise.wav"
+    soundfile.write(noise, (np.random.default_rng(0).standard_normal(48_000) * 0.2).astype(np.float32), 16_000)
+    rows.append({**rows[0], "recording_id": "noise", "audio": str(noise)})
+    ScoringClient().enqueue(rows, run="night-gop")
+    worker_process.ensure_running(gop_env)
+
+    assert wait_for_run("night-gop", 5) == {"scored": 4, "failed": 1}
+    with session_scope(get_settings().database_url) as session:
+        reasons = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
+        assert reasons["noise"] == "alignment_failed"
+        model = session.execute(select(ModelVersion)).scalar_one()
+        assert model.task_format == "gop-v1" and model.adapter_sha256 and not model.meaningless
+        assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 4
+        words = session.execute(select(func.count()).select_from(WordScore)).scalar_one()
+        assert words == sum(len(row["text"].split()) for row in rows[:4])
+        assert session.execute(select(func.count()).select_from(PhoneScore)).scalar_one() > words
+
+    report = CliRunner().invoke(app, ["report", "learner-words", "--format", "json", "--top", "2"])
+    assert report.exit_code == 0, report.output
+    found = json.loads(report.stdout)
+    assert found and {r["learner_id"] for r in found} == {row["learner_id"] for row in rows[:4]}
+    assert all(0 <= r["accuracy"] <= 10 and r["rank"] <= 2 for r in found)
+    progress = CliRunner().invoke(app, ["report", "learner-progress", "--format", "json"])
+    assert all(r["accuracy"] is not None for r in json.loads(progress.stdout) if r["recordings"])
+    summary = CliRunner().invoke(app, ["report", "run-summary", "--format", "json"])
+    assert '"alignment_failed": 1' in summary.stdout
