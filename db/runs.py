@@ -14,6 +14,11 @@ class UnknownRun(LookupError):
     pass
 
 
+def find_run(session: Session, name: str) -> Run | None:
+    """The run called `name`, if any: the one place a run named on the command line is looked up."""
+    return session.execute(select(Run).where(Run.name == name)).scalar_one_or_none()
+
+
 def get_or_create_run(session: Session, name: str) -> int:
     run_id = session.execute(select(Run.id).where(Run.name == name)).scalar_one_or_none()
     if run_id is None:
@@ -40,6 +45,15 @@ def record_batch_done(session: Session, run_id: int, model_version_id: int) -> N
     )
 
 
+@dataclass(frozen=True)
+class BatchProgress:
+    """A running batch: chunks scored so far of its chunks (None until the worker planned them)."""
+
+    batch_id: int
+    chunks_done: int
+    chunks_total: int | None
+
+
 @dataclass
 class RunStatus:
     run: str
@@ -49,6 +63,7 @@ class RunStatus:
     audio_seconds_left: float = 0.0
     recordings_per_second: float | None = None
     seconds_left: float | None = None
+    running: list[BatchProgress] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -69,10 +84,12 @@ def run_status(session: Session, run: str | None = None) -> RunStatus:
     Its rate is recordings finished (scored or failed) per second from its first batch's
     start to its last batch's end: the same figure as the run-summary report.
     """
-    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(1)
-    if run is not None:
-        query = select(Run).where(Run.name == run)
-    found = session.execute(query).scalar_one_or_none()
+    if run is None:
+        found = session.execute(
+            select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(1)
+        ).scalar_one_or_none()
+    else:
+        found = find_run(session, run)
     if found is None:
         raise UnknownRun(f"no run named {run!r}" if run else "no runs yet; enqueue a manifest first")
     status = RunStatus(run=found.name, counts={s.value: 0 for s in RecordingStatus})
@@ -95,6 +112,14 @@ def run_status(session: Session, run: str | None = None) -> RunStatus:
             status.audio_seconds_done += float(seconds or 0.0)
         else:
             status.audio_seconds_left += float(seconds or 0.0)
+    status.running = [
+        BatchProgress(*row)
+        for row in session.execute(
+            select(Batch.id, Batch.chunks_done, Batch.chunks_total)
+            .where(Batch.run_id == found.id, Batch.status == BatchStatus.running)
+            .order_by(Batch.id)
+        )
+    ]
     started, last = session.execute(
         select(func.min(Batch.started_at), func.max(Batch.finished_at)).where(Batch.run_id == found.id)
     ).one()
