@@ -3,9 +3,10 @@
 Enqueueing streams the rows in chunks of `PRONSCORE_ENQUEUE_CHUNK_ROWS`. For each chunk it
 decodes every recording (what does not decode is never uploaded: it is registered as failed
 with its reason), uploads local audio to the store under its sha256 as 16 kHz mono WAV (the
-form the workers read cheapest), registers the chunk and forms its batches in one
-transaction, and only then sends the batch messages. If sending fails, the batches wait in
-the database and the sweep sends them. Every step is idempotent, so enqueueing the same rows
+form the workers read cheapest; the same bytes sent under several ids are decoded and
+uploaded once), registers the chunk and forms its batches in one transaction, and only then
+sends the batch messages. If sending fails, the batches wait in the database and the sweep
+sends them. Every step is idempotent, so enqueueing the same rows
 again finishes an interrupted enqueue and changes nothing else. The run is created with the
 first recording registered: rows that are all rejected or already known make no run.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from db.batches import create_batches, requeue_failed
 from db.registration import NewRecording, register_chunk
 from db.runs import RunStatus, UnknownRun, find_run, get_or_create_run, run_status
 from db.session import session_scope
-from producer.intake import check_audio
+from producer.intake import check_audio, content_hash
 from producer.manifest import (
     Manifest,
     NumberedRow,
@@ -84,6 +86,34 @@ class _Taken:
     uploaded: bool
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What intake found of one content: its length, why it failed, or where its copy is."""
+
+    seconds: float | None
+    failure: tuple[str, str] | None
+    stored: str | None
+
+
+class ContentSeen:
+    """Verdicts on the contents met in one enqueue, by (sha256, read in place), so the same
+    bytes sent under several ids are decoded and uploaded once; the oldest are forgotten past
+    `limit`, which bounds the memory of a large manifest of distinct files."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._verdicts: dict[tuple[str, bool], _Verdict] = {}
+
+    def get(self, key: tuple[str, bool]) -> _Verdict | None:
+        return self._verdicts.get(key)
+
+    def add(self, key: tuple[str, bool], verdict: _Verdict) -> _Verdict:
+        self._verdicts[key] = verdict
+        while len(self._verdicts) > self.limit:
+            self._verdicts.pop(next(iter(self._verdicts)), None)
+        return verdict
+
+
 class ScoringClient:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
@@ -115,28 +145,29 @@ class ScoringClient:
         repeated = repeated_ids(rows)
         result = EnqueueResult(run=run or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         result.rows = sum(1 for _ in rows)
-        seen, chunk = 0, []
+        done, chunk, seen = 0, [], ContentSeen()
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="intake") as pool:
             for item in validated(rows, RowRules.from_settings(self.settings, base), repeated):
-                seen += 1
+                done += 1
                 if isinstance(item, RowError):
                     result.rejected.append(item)
                     continue
                 chunk.append(item)
                 if len(chunk) >= self.settings.enqueue_chunk_rows:
-                    self._enqueue_chunk(pool, chunk, result)
+                    self._enqueue_chunk(pool, seen, chunk, result)
                     chunk = []
                     if progress:
-                        progress(seen, result.rows)
+                        progress(done, result.rows)
             if chunk:
-                self._enqueue_chunk(pool, chunk, result)
+                self._enqueue_chunk(pool, seen, chunk, result)
         if progress:
             progress(result.rows, result.rows)
         result.rejected.sort(key=lambda error: error.line)
         return result
 
-    def _take_in(self, submission: Submission) -> _Taken | RowError:
-        """Read and decode one row's audio, and upload it if it is local audio."""
+    def _take_in(self, seen: ContentSeen, submission: Submission) -> _Taken | RowError:
+        """Read and decode one row's audio, and upload it if it is local audio. Content met
+        before in this enqueue is neither decoded nor looked up in the store again."""
         line, source_id = submission.line, submission.recording_id
         try:
             if submission.is_s3:
@@ -147,29 +178,36 @@ class ScoringClient:
             return RowError(line, str(error), source_id)
         except OSError as error:
             return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})", source_id)
-        checked = check_audio(data, self.settings.max_audio_seconds)
-        uri, uploaded = submission.audio, False  # what does not decode stays where it is
-        if checked.wav is not None and not submission.is_s3:
-            stored, uploaded = self.store.put_if_absent(checked.wav, checked.sha256, ".16k.wav")
-            uri = str(stored)
-        failure = (checked.refusal.reason.value, checked.refusal.detail) if checked.refusal else None
+        sha256 = content_hash(data)
+        key = (sha256, submission.is_s3)  # s3:// inputs are read in place, local ones copied
+        verdict, uploaded = seen.get(key), False
+        if verdict is None:
+            checked = check_audio(data, self.settings.max_audio_seconds)
+            failure = (checked.refusal.reason.value, checked.refusal.detail) if checked.refusal else None
+            stored = None
+            if checked.wav is not None and not submission.is_s3:
+                uri, uploaded = self.store.put_if_absent(checked.wav, sha256, ".16k.wav")
+                stored = str(uri)
+            verdict = seen.add(key, _Verdict(checked.seconds, failure, stored))
         record = NewRecording(
             source_id=source_id,
             learner=submission.learner_id,
             class_id=submission.class_id,
-            sha256=checked.sha256,
-            storage_uri=uri,
+            sha256=sha256,
+            storage_uri=verdict.stored or submission.audio,
             reference_text=submission.text,
             submitted_at=submission.submitted_at,
-            duration_seconds=checked.seconds,
-            failure=failure,
+            duration_seconds=verdict.seconds,
+            failure=verdict.failure,
         )
         return _Taken(record, uploaded)
 
-    def _enqueue_chunk(self, pool: ThreadPoolExecutor, chunk: Sequence[Submission], result: EnqueueResult) -> None:
+    def _enqueue_chunk(
+        self, pool: ThreadPoolExecutor, seen: ContentSeen, chunk: Sequence[Submission], result: EnqueueResult
+    ) -> None:
         """Take in, register and batch one chunk in one transaction, then send its batches."""
         try:
-            taken = list(pool.map(self._take_in, chunk))
+            taken = list(pool.map(partial(self._take_in, seen), chunk))
         except StorageError as error:
             raise StorageError(_stopped_at(chunk[0].line, error)) from None
         records = []

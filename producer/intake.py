@@ -32,21 +32,24 @@ def locate(audio: str, base: Path | None, root: Path | None) -> Path:
     return resolved
 
 
+def content_hash(data: bytes) -> str:
+    """The sha256 of what was sent: a recording's identity, and its key in the store."""
+    return hashlib.sha256(data).hexdigest()
+
+
 @dataclass(frozen=True)
 class CheckedAudio:
-    """A recording's content hash and, when it decodes, its upload form and length; else why not."""
+    """When a recording decodes, its upload form and length; else why not."""
 
-    sha256: str
     wav: bytes | None
     seconds: float | None
     refusal: AudioError | None = None
 
 
 def check_audio(data: bytes, max_seconds: float) -> CheckedAudio:
-    """Decode `data` as the worker would; the sha256 is of what was sent."""
-    sha256 = hashlib.sha256(data).hexdigest()
+    """Decode `data` as the worker would."""
     try:
         samples = decode(data, max_seconds)
     except AudioError as error:
-        return CheckedAudio(sha256, None, None, error)
-    return CheckedAudio(sha256, to_wav(samples), len(samples) / SAMPLE_RATE)
+        return CheckedAudio(None, None, error)
+    return CheckedAudio(to_wav(samples), len(samples) / SAMPLE_RATE)

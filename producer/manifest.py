@@ -118,7 +118,8 @@ def _text_problem(values: Mapping[str, str], rules: RowRules) -> str | None:
     return None
 
 
-def _time_problem(value: str, rules: RowRules) -> datetime | str:
+def parse_submitted_at(value: str, rules: RowRules) -> datetime | str:
+    """The date-time, or why it is not accepted (unreadable, or outside the accepted range)."""
     try:
         submitted = _parse_time(value)
     except (ValueError, OverflowError):
@@ -140,7 +141,7 @@ def validate_row(line: int, raw: Mapping[str, Any], rules: RowRules) -> Submissi
     missing = [name for name in REQUIRED if not values[name]]
     if missing:
         return RowError(line, f"missing {', '.join(missing)}", recording_id)
-    submitted = _time_problem(values["submitted_at"], rules)
+    submitted = parse_submitted_at(values["submitted_at"], rules)
     if isinstance(submitted, str):
         return RowError(line, submitted, recording_id)
     audio = values["audio"]
