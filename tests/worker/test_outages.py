@@ -85,7 +85,7 @@ def test_a_database_outage_costs_no_recording_anything(outage_env: dict, worker_
     ScoringClient().enqueue(short_sample(8), run="night-db-down")
     dsn = outage_env["PRONSCORE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     name = dsn.rsplit("/", 1)[1]
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     # First the database refuses every connection: the worker cannot even claim a batch.
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -100,9 +100,10 @@ def test_a_database_outage_costs_no_recording_anything(outage_env: dict, worker_
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     # Then every claim succeeds and every completion dies: the worker's connections are cut
     # while it writes its results (held up by a lock on the assessments table).
+    deadline = time.monotonic() + 180
     with psycopg.connect(dsn) as locker, psycopg.connect(dsn, autocommit=True) as admin:
         locker.execute("LOCK TABLE assessments IN ACCESS EXCLUSIVE MODE")
-        while _claims(dsn) < 2 * CLAIMS_DURING_OUTAGE:
+        while _claims(dsn) < CLAIMS_DURING_OUTAGE:
             assert time.monotonic() < deadline, "the worker never came back"
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
