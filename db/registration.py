@@ -61,7 +61,8 @@ def upsert_learners(session: Session, learners: dict[str, str | None]) -> dict[s
     return dict(rows.all())
 
 
-def _changes(known: Any, row: NewRecording, learner_id: int) -> dict[str, Any]:
+def _changes(known: Recording, row: NewRecording, learner_id: int) -> dict[str, Any]:
+    """The fields a row corrects: its learner, class, text or date differ from the known recording's."""
     wanted = {
         "learner_id": learner_id,
         "class_id": row.class_id,
@@ -104,8 +105,8 @@ def _update_known(
     run_id: Callable[[], int],
 ) -> None:
     changes = _changes(known, row, learner_id)
-    stored_now = known.storage_uri.startswith("s3://") or not row.storage_uri.startswith("s3://")
-    if not stored_now:  # registered from a local path by a ratings import; now in the store
+    if row.storage_uri.startswith("s3://") and not known.storage_uri.startswith("s3://"):
+        # Registered from a local path by a ratings import; its copy is in the store now.
         changes |= {"storage_uri": row.storage_uri, "duration_seconds": row.duration_seconds}
     in_store = changes.get("storage_uri", known.storage_uri).startswith("s3://")
     rescore = "reference_text" in changes and in_store
