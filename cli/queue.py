@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cli.common import console, err_console, fail, settings
 from db.runs import UnknownRun
-from producer.client import ScoringClient
+from producer.client import EnqueueResult, ScoringClient
 from producer.manifest import ManifestError
 from pronscore.storage import StorageError
 
@@ -31,42 +31,75 @@ def enqueue(
     manifest: Path = typer.Argument(..., help="CSV or JSON Lines manifest."),
     run: str | None = typer.Option(None, "--run", help="Run name (default: run-<UTC timestamp>)."),
 ) -> None:
-    """Validate a manifest, upload its audio, register recordings, form batches and enqueue them.
+    """Validate a manifest, decode and upload its audio, register recordings, form batches and enqueue them.
 
-    Prints the run id. Exit status 0: all rows in; 1: some rows rejected (the rest are in);
-    2: nothing was registered.
+    Prints the run's name. Exit status 0: every row is in; 1: some rows were rejected or failed
+    at intake (the rest are in); 2: nothing was enqueued (every row rejected, or the manifest,
+    the configuration or a service failed).
     """
     client = ScoringClient(settings())
-    columns = (TextColumn("uploading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("enqueueing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
-        task = progress.add_task("upload", total=None)
+        task = progress.add_task("enqueue", total=None)
         try:
             result = client.enqueue_manifest(
                 manifest, run, progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
-        except (ManifestError, StorageError) as error:
+        except ManifestError as error:
             fail(f"{error}; nothing was registered")
+        except StorageError as error:
+            fail(str(error))
     for error in result.rejected:
         err_console.print(f"[yellow]rejected[/] {manifest.name} {error}", highlight=False)
-    summary = Table(title=f"run {result.run} (id {result.run_id})", show_header=False)
+    for error in result.failed_at_intake:
+        err_console.print(f"[yellow]failed at intake[/] {manifest.name} {error}", highlight=False)
+    err_console.print(_summary(result))
+    if result.nothing_enqueued:
+        fail(f"{manifest.name}: no row could be enqueued; no run was created")
+    if not result.sent:
+        err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
+    if result.run_id is not None:
+        print(result.run)
+    if result.rejected or result.failed_at_intake:
+        raise typer.Exit(1)
+
+
+def _summary(result: EnqueueResult) -> Table:
+    title = f"run {result.run}" if result.run_id is not None else "no new run: nothing needed scoring"
+    summary = Table(title=title, show_header=False)
     for label, value in (
-        ("registered", result.registered),
+        ("accepted (queued for scoring)", result.registered),
+        ("  of which new audio for a known id", result.new_versions),
         ("already known", result.already_known),
-        ("rejected", len(result.rejected)),
+        ("corrected (text, learner, class or date)", result.corrected),
+        ("failed at intake (not audio: registered as failed, not uploaded)", len(result.failed_at_intake)),
+        ("rejected (not registered)", len(result.rejected)),
         ("uploaded to the store", result.uploaded),
         ("batches enqueued", len(result.batches)),
     ):
         summary.add_row(label, str(value))
-    err_console.print(summary)
-    if not result.sent:
+    return summary
+
+
+def retry(
+    run: str = typer.Argument(..., help="Run name or id."),
+    reason: str | None = typer.Option(None, "--reason", help="Only recordings failed for this reason."),
+) -> None:
+    """Queue a run's failed recordings again, attempts reset (after fixing what failed them)."""
+    try:
+        outcome = ScoringClient(settings()).retry(run, reason)
+    except UnknownRun as error:
+        fail(str(error))
+    console.print(
+        f"run {outcome.run}: {outcome.requeued} failed recordings queued again in {len(outcome.batches)} batches",
+        highlight=False,
+    )
+    if not outcome.sent:
         err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
-    print(result.run_id)
-    if result.rejected:
-        raise typer.Exit(1)
 
 
 def status(run: str | None = typer.Argument(None, help="Run name or id (default: the newest run).")) -> None:
-    """Recordings per status and failure reason, throughput, and time left."""
+    """Recordings per status and failure reason, progress of running batches, throughput, and time left."""
     try:
         state = ScoringClient(settings()).status(run)
     except UnknownRun as error:
@@ -80,6 +113,9 @@ def status(run: str | None = typer.Argument(None, help="Run name or id (default:
     for reason, count in state.failures.items():
         table.add_row(f"  failed: {reason}", str(count))
     console.print(table)
+    for batch in state.running:
+        total = "?" if batch.chunks_total is None else batch.chunks_total
+        console.print(f"batch {batch.batch_id}: {batch.chunks_done} of {total} chunks scored", highlight=False)
     if state.recordings_per_second:
         left = f", about {state.seconds_left:.0f} s left" if state.remaining else ""
         console.print(f"{state.recordings_per_second:.2f} recordings/s{left}", highlight=False)

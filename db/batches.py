@@ -5,6 +5,12 @@ lease, renews the lease while it works, and completes it with every result in on
 transaction; after an infrastructure error it releases the batch; a batch whose worker stopped
 renewing expires, and the sweep sends it again. Each step is one conditional statement on the
 batch row, so two workers (or a worker and the sweep) never both hold a batch.
+
+Attempts: only a crash costs one. A worker that gives its batch back (an outage) costs
+nothing; a batch taken over from another worker whose lease ran out (it died or hung) costs each
+of its unfinished recordings one attempt, as does a batch given back after an error of the
+worker's own (`release_batch(..., crashed=True)`). The last holder of an expired lease stays
+named on the batch until the next claim, so the claim can tell a take-over from a retry.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, Recording, RecordingStatus
+from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run
 from db.runs import record_batch_done
 from db.upserts import upsert_assessments
 from scoring.assessment import AssessmentResult
@@ -24,6 +30,7 @@ from scoring.batching import form_batches
 from scoring.failures import FailureReason, RecordingFailure
 
 RecordingResult = AssessmentResult | RecordingFailure
+_UNFINISHED = (RecordingStatus.queued, RecordingStatus.scoring)
 
 
 @dataclass(frozen=True)
@@ -66,30 +73,46 @@ def create_batches(
     return created
 
 
+def _charge(session: Session, batch_id: int) -> None:
+    """One more attempt for each recording of the batch still to score, after a crash."""
+    session.execute(
+        update(Recording)
+        .where(Recording.batch_id == batch_id, Recording.status.in_(_UNFINISHED))
+        .values(attempts=Recording.attempts + 1)
+    )
+
+
 def claim_batch(session: Session, batch_id: int, owner: str, lease_seconds: int) -> bool:
-    """Take the lease if the batch is queued, its lease expired, or this owner already holds it."""
-    claimed = session.execute(
+    """Take the lease if the batch is queued, its lease expired, or this owner already holds it.
+
+    Taking it over from another worker that never gave it back (its lease ran out) charges
+    each unfinished recording an attempt."""
+    row = session.execute(
+        select(Batch.status, Batch.lease_owner, Batch.lease_expires_at < func.now())
+        .where(Batch.id == batch_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return False
+    status, holder, expired = row
+    if status == BatchStatus.done or (status == BatchStatus.running and not expired and holder != owner):
+        return False
+    if holder is not None and holder != owner:
+        _charge(session, batch_id)
+    session.execute(
         update(Batch)
-        .where(
-            Batch.id == batch_id,
-            or_(
-                Batch.status == BatchStatus.queued,
-                and_(
-                    Batch.status == BatchStatus.running,
-                    or_(Batch.lease_expires_at < func.now(), Batch.lease_owner == owner),
-                ),
-            ),
-        )
+        .where(Batch.id == batch_id)
         .values(
             status=BatchStatus.running,
             lease_owner=owner,
             lease_expires_at=_lease_until(lease_seconds),
             attempts=Batch.attempts + 1,
+            chunks_done=0,
+            chunks_total=None,
             started_at=func.coalesce(Batch.started_at, func.now()),
         )
-        .returning(Batch.id)
-    ).scalar_one_or_none()
-    return claimed is not None
+    )
+    return True
 
 
 def renew_lease(session: Session, batch_id: int, owner: str, lease_seconds: int) -> bool:
@@ -103,15 +126,23 @@ def renew_lease(session: Session, batch_id: int, owner: str, lease_seconds: int)
     return renewed is not None
 
 
+def record_progress(session: Session, batch_id: int, owner: str, chunks_done: int, chunks_total: int) -> bool:
+    """Note how many of the batch's chunks are scored, for `pronscore status`; only its holder may."""
+    noted = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.lease_owner == owner, Batch.status == BatchStatus.running)
+        .values(chunks_done=chunks_done, chunks_total=chunks_total)
+        .returning(Batch.id)
+    ).scalar_one_or_none()
+    return noted is not None
+
+
 def start_recordings(session: Session, batch_id: int) -> list[ClaimedRecording]:
-    """The batch's recordings still to score, marked `scoring` with one more attempt each."""
+    """The batch's recordings still to score, marked `scoring`."""
     rows = session.execute(
         update(Recording)
-        .where(
-            Recording.batch_id == batch_id,
-            Recording.status.in_([RecordingStatus.queued, RecordingStatus.scoring]),
-        )
-        .values(status=RecordingStatus.scoring, attempts=Recording.attempts + 1)
+        .where(Recording.batch_id == batch_id, Recording.status.in_(_UNFINISHED))
+        .values(status=RecordingStatus.scoring)
         .returning(
             Recording.id,
             Recording.source_id,
@@ -157,13 +188,13 @@ def complete_batch(
     if scored:
         session.execute(
             update(Recording)
-            .where(Recording.id.in_(scored))
+            .where(Recording.id.in_(scored), Recording.batch_id == batch_id)
             .values(status=RecordingStatus.scored, failure_reason=None, last_error=None)
         )
     for recording_id, failure in failures.items():
         session.execute(
             update(Recording)
-            .where(Recording.id == recording_id)
+            .where(Recording.id == recording_id, Recording.batch_id == batch_id)
             .values(status=RecordingStatus.failed, failure_reason=failure.reason.value, last_error=failure.detail)
         )
         outcome.failed[failure.reason.value] = outcome.failed.get(failure.reason.value, 0) + 1
@@ -178,24 +209,75 @@ def complete_batch(
     return outcome
 
 
-def release_batch(session: Session, batch_id: int, owner: str) -> None:
-    """Give a batch back to the queue after an infrastructure error, so a retry or a sweep can take it."""
+def _requeue_recordings(session: Session, batch_ids: list[int]) -> None:
     session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.lease_owner == owner)
-        .values(status=BatchStatus.queued, lease_owner=None, lease_expires_at=None)
+        update(Recording)
+        .where(Recording.batch_id.in_(batch_ids), Recording.status == RecordingStatus.scoring)
+        .values(status=RecordingStatus.queued)
     )
 
 
-def expire_leases(session: Session) -> list[int]:
-    """Running batches whose worker stopped renewing its lease go back to queued; their ids."""
-    rows = session.execute(
+def release_batch(session: Session, batch_id: int, owner: str, *, crashed: bool = False) -> bool:
+    """Give a batch back to the queue, so a retry or a sweep can take it; False when `owner`
+    no longer held it. After an outage (`crashed=False`) it costs nothing; after an error of the
+    worker's own it costs each unfinished recording an attempt, so a batch that always fails
+    ends instead of going round for ever."""
+    released = session.execute(
         update(Batch)
-        .where(Batch.status == BatchStatus.running, Batch.lease_expires_at < func.now())
+        .where(Batch.id == batch_id, Batch.lease_owner == owner, Batch.status == BatchStatus.running)
         .values(status=BatchStatus.queued, lease_owner=None, lease_expires_at=None)
         .returning(Batch.id)
-    ).scalars()
-    return sorted(rows)
+    ).scalar_one_or_none()
+    if released is None:
+        return False
+    if crashed:
+        _charge(session, batch_id)
+    _requeue_recordings(session, [batch_id])
+    return True
+
+
+def expire_leases(session: Session) -> list[int]:
+    """Running batches whose worker stopped renewing its lease go back to queued; their ids.
+    The last holder stays named, so the next claim by another worker counts the crash."""
+    expired = sorted(
+        session.execute(
+            update(Batch)
+            .where(Batch.status == BatchStatus.running, Batch.lease_expires_at < func.now())
+            .values(status=BatchStatus.queued, lease_expires_at=None)
+            .returning(Batch.id)
+        ).scalars()
+    )
+    if expired:
+        _requeue_recordings(session, expired)
+    return expired
+
+
+def requeue_failed(
+    session: Session, run_id: int, budget_seconds: float, reason: str | None = None
+) -> tuple[int, list[int]]:
+    """Failed recordings of a run whose audio is in the store (optionally only those failed
+    for `reason`) start over: attempts reset, queued in new batches. Returns how many, and the
+    new batch ids.
+    Recordings that failed at intake have no stored audio and need a corrected upload."""
+    conditions = [
+        Recording.run_id == run_id,
+        Recording.status == RecordingStatus.failed,
+        Recording.storage_uri.like("s3://%"),
+    ]
+    if reason is not None:
+        conditions.append(Recording.failure_reason == reason)
+    waiting = dict(
+        session.execute(
+            update(Recording)
+            .where(*conditions)
+            .values(status=RecordingStatus.queued, attempts=0, failure_reason=None, last_error=None, batch_id=None)
+            .returning(Recording.id, Recording.duration_seconds)
+        ).all()
+    )
+    if not waiting:
+        return 0, []
+    session.execute(update(Run).where(Run.id == run_id).values(finished_at=None))
+    return len(waiting), create_batches(session, run_id, waiting, budget_seconds)
 
 
 def queued_batches(session: Session) -> list[int]:

@@ -57,6 +57,15 @@ def record_batch_done(session: Session, run_id: int, model_version_id: int) -> N
     )
 
 
+@dataclass(frozen=True)
+class BatchProgress:
+    """A running batch: chunks scored so far of its chunks (None until the worker planned them)."""
+
+    batch_id: int
+    chunks_done: int
+    chunks_total: int | None
+
+
 @dataclass
 class RunStatus:
     run: str
@@ -66,6 +75,7 @@ class RunStatus:
     audio_seconds_left: float = 0.0
     recordings_per_second: float | None = None
     seconds_left: float | None = None
+    running: list[BatchProgress] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -107,6 +117,14 @@ def run_status(session: Session, run: str | None = None) -> RunStatus:
             status.audio_seconds_done += float(seconds or 0.0)
         else:
             status.audio_seconds_left += float(seconds or 0.0)
+    status.running = [
+        BatchProgress(*row)
+        for row in session.execute(
+            select(Batch.id, Batch.chunks_done, Batch.chunks_total)
+            .where(Batch.run_id == found.id, Batch.status == BatchStatus.running)
+            .order_by(Batch.id)
+        )
+    ]
     started, last = session.execute(
         select(func.min(Batch.started_at), func.max(Batch.finished_at)).where(Batch.run_id == found.id)
     ).one()

@@ -1,39 +1,48 @@
 """`ScoringClient`: what an ed-tech team calls from Python (or through `pronscore enqueue`).
 
-Enqueueing validates every row, uploads local audio to the store under its sha256 (as 16 kHz
-mono WAV, the form the workers read cheapest), registers
-recordings idempotently, forms batches by audio seconds and commits all of that in one
-transaction; only then are batch messages sent. If sending fails, the batches wait in the
-database and the sweep sends them.
+Enqueueing streams the rows in chunks of `PRONSCORE_ENQUEUE_CHUNK_ROWS`. For each chunk it
+decodes every recording (what does not decode is never uploaded: it is registered as failed
+with its reason), uploads local audio to the store under its sha256 as 16 kHz mono WAV (the
+form the workers read cheapest; the same bytes sent under several ids are decoded and
+uploaded once), registers the chunk and forms its batches in one transaction, and only then
+sends the batch messages. If sending fails, the batches wait in the database and the sweep
+sends them. Every step is idempotent, so enqueueing the same rows
+again finishes an interrupted enqueue and changes nothing else. The run is created with the
+first recording registered: rows that are all rejected or already known make no run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from db.batches import create_batches
-from db.models import Recording, RecordingStatus
+from db.batches import create_batches, requeue_failed
+from db.registration import NewRecording, register_chunk
 from db.reports.feedback import recording_feedback
-from db.runs import RunStatus, get_or_create_run, run_status
+from db.runs import RunStatus, find_run, get_or_create_run, run_status
 from db.session import session_scope
-from db.upserts import upsert_learner, upsert_recording
-from producer.manifest import RowError, Submission, read_manifest, validate
+from producer.intake import check_audio, content_hash
+from producer.manifest import (
+    Manifest,
+    NumberedRow,
+    RowError,
+    RowRules,
+    Submission,
+    repeated_ids,
+    validated,
+)
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
-from pronscore.storage import AudioStore, ObjectMissing, S3Uri
-from scoring.audio import AudioError, probe, to_model_rate_wav
+from pronscore.storage import AudioStore, ObjectMissing, S3Uri, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +51,69 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class EnqueueResult:
-    run_id: int
+    """What became of each row: registered (new, queued for scoring; `new_versions` of them
+    replace earlier audio of a known id), already known, corrected (text, learner, class or
+    date changed), failed at intake (registered as failed: the audio does not decode and was
+    not uploaded) or rejected (not registered). `run_id` is None when no row needed a run."""
+
     run: str
+    run_id: int | None = None
+    rows: int = 0
     registered: int = 0
+    new_versions: int = 0
     already_known: int = 0
+    corrected: int = 0
+    failed_at_intake: list[RowError] = field(default_factory=list)
     rejected: list[RowError] = field(default_factory=list)
     uploaded: int = 0
     batches: list[int] = field(default_factory=list)
-    sent: bool = False
+    sent: bool = True
+
+    @property
+    def nothing_enqueued(self) -> bool:
+        return len(self.rejected) == self.rows
+
+
+@dataclass
+class RetryResult:
+    run: str
+    requeued: int = 0
+    batches: list[int] = field(default_factory=list)
+    sent: bool = True
 
 
 @dataclass(frozen=True)
-class _Stored:
-    submission: Submission
-    uri: str
-    sha256: str
-    seconds: float | None
+class _Taken:
+    record: NewRecording
     uploaded: bool
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What intake found of one content: its length, why it failed, or where its copy is."""
+
+    seconds: float | None
+    failure: tuple[str, str] | None
+    stored: str | None
+
+
+class ContentSeen:
+    """Verdicts on the contents met in one enqueue, by (sha256, read in place), so the same
+    bytes sent under several ids are decoded and uploaded once; the oldest are forgotten past
+    `limit`, which bounds the memory of a large manifest of distinct files."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._verdicts: dict[tuple[str, bool], _Verdict] = {}
+
+    def get(self, key: tuple[str, bool]) -> _Verdict | None:
+        return self._verdicts.get(key)
+
+    def add(self, key: tuple[str, bool], verdict: _Verdict) -> _Verdict:
+        self._verdicts[key] = verdict
+        while len(self._verdicts) > self.limit:
+            self._verdicts.pop(next(iter(self._verdicts)), None)
+        return verdict
 
 
 class ScoringClient:
@@ -69,9 +124,8 @@ class ScoringClient:
     # Enqueue ---------------------------------------------------------------------------
 
     def enqueue_manifest(self, path: Path, run: str | None = None, progress: Progress | None = None) -> EnqueueResult:
-        """Enqueue a CSV or JSON Lines manifest; bad rows are returned, good rows go in."""
-        validated = read_manifest(path)
-        return self._enqueue(validated.submissions, validated.errors, run, progress)
+        """Enqueue a CSV or JSON Lines manifest of any size; bad rows are returned, good rows go in."""
+        return self._enqueue(Manifest(path), path.parent, run, progress)
 
     def enqueue(
         self,
@@ -80,95 +134,120 @@ class ScoringClient:
         progress: Progress | None = None,
     ) -> EnqueueResult:
         """Enqueue records given as dicts with the manifest's columns (or `Submission`s)."""
-        numbered = []
-        for number, record in enumerate(records, start=1):
-            raw = record.__dict__ if isinstance(record, Submission) else record
-            numbered.append((number, raw))
-        validated = validate(numbered)
-        return self._enqueue(validated.submissions, validated.errors, run, progress)
-
-    def _store_one(self, submission: Submission) -> _Stored | RowError:
-        if submission.is_s3:
-            try:
-                uri = S3Uri.parse(submission.audio)
-                data = self.store.get(uri)
-            except (ValueError, ObjectMissing) as error:
-                return RowError(submission.line, str(error), submission.recording_id)
-        else:
-            data = Path(submission.audio).read_bytes()
-        sha256 = hashlib.sha256(data).hexdigest()
-        try:
-            seconds: float | None = probe(data).seconds
-        except AudioError:
-            seconds = None  # the worker fails it with the reason; it still belongs to the run
-        if submission.is_s3:
-            return _Stored(submission, str(uri), sha256, seconds, uploaded=False)
-        # Stored at the model's rate, so GPU hosts decode small files and never resample; the
-        # recording keeps the sha256 of what the school sent. Audio that does not decode is
-        # stored as sent, and the worker fails it with its reason.
-        normalized = to_model_rate_wav(data)
-        if normalized is None:
-            stored, uploaded = self.store.put_if_absent(data, sha256, Path(submission.audio).suffix)
-        else:
-            stored, uploaded = self.store.put_if_absent(normalized, sha256, ".16k.wav")
-        return _Stored(submission, str(stored), sha256, seconds, uploaded)
+        rows: list[NumberedRow] = [
+            (number, record.__dict__ if isinstance(record, Submission) else record)
+            for number, record in enumerate(records, start=1)
+        ]
+        return self._enqueue(rows, None, run, progress)
 
     def _enqueue(
-        self,
-        submissions: list[Submission],
-        errors: list[RowError],
-        run: str | None,
-        progress: Progress | None,
+        self, rows: Iterable[NumberedRow], base: Path | None, run: str | None, progress: Progress | None
     ) -> EnqueueResult:
         self.store.ensure_bucket()  # wrong credentials fail here, before anything is registered
-        stored: list[_Stored] = []
-        rejected = list(errors)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for done, outcome in enumerate(pool.map(self._store_one, submissions), start=1):
-                (rejected if isinstance(outcome, RowError) else stored).append(outcome)
-                if progress:
-                    progress(done, len(submissions))
-        name = run or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        with session_scope(self.settings.database_url) as session:
-            result = self._register(session, name, stored)
-        result.rejected = sorted(rejected, key=lambda e: e.line)
-        result.uploaded = sum(s.uploaded for s in stored)
-        result.sent = self._send(result.batches)
+        repeated = repeated_ids(rows)
+        result = EnqueueResult(run=run or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        result.rows = sum(1 for _ in rows)
+        done, chunk, seen = 0, [], ContentSeen()
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="intake") as pool:
+            for item in validated(rows, RowRules.from_settings(self.settings, base), repeated):
+                done += 1
+                if isinstance(item, RowError):
+                    result.rejected.append(item)
+                    continue
+                chunk.append(item)
+                if len(chunk) >= self.settings.enqueue_chunk_rows:
+                    self._enqueue_chunk(pool, seen, chunk, result)
+                    chunk = []
+                    if progress:
+                        progress(done, result.rows)
+            if chunk:
+                self._enqueue_chunk(pool, seen, chunk, result)
+        if progress:
+            progress(result.rows, result.rows)
+        result.rejected.sort(key=lambda error: error.line)
         return result
 
-    def _register(self, session: Session, name: str, stored: list[_Stored]) -> EnqueueResult:
-        run_id = get_or_create_run(session, name)
-        result = EnqueueResult(run_id=run_id, run=name)
-        registered: list[int] = []
-        for item in stored:
-            s = item.submission
-            recording_id, new = upsert_recording(
-                session,
-                source_id=s.recording_id,
-                sha256=item.sha256,
-                learner_id=upsert_learner(session, s.learner_id, s.class_id),
-                class_id=s.class_id,
-                storage_uri=item.uri,
-                reference_text=s.text,
-                submitted_at=s.submitted_at,
-                duration_seconds=item.seconds,
-                run_id=run_id,
-            )
-            registered.append(recording_id)
-            result.registered += new
-            result.already_known += not new
-        # New recordings, and known ones never batched (registered by a ratings import), wait.
-        waiting = dict(
-            session.execute(
-                select(Recording.id, Recording.duration_seconds).where(
-                    Recording.id.in_(registered),
-                    Recording.status == RecordingStatus.queued,
-                    Recording.batch_id.is_(None),
-                )
-            ).all()
+    def _take_in(self, seen: ContentSeen, submission: Submission) -> _Taken | RowError:
+        """Read and decode one row's audio, and upload it if it is local audio. Content met
+        before in this enqueue is neither decoded nor looked up in the store again."""
+        line, source_id = submission.line, submission.recording_id
+        try:
+            if submission.is_s3:
+                data = self.store.get(S3Uri.parse(submission.audio))
+            else:
+                data = Path(submission.audio).read_bytes()
+        except ObjectMissing as error:
+            return RowError(line, str(error), source_id)
+        except OSError as error:
+            return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})", source_id)
+        sha256 = content_hash(data)
+        key = (sha256, submission.is_s3)  # s3:// inputs are read in place, local ones copied
+        verdict, uploaded = seen.get(key), False
+        if verdict is None:
+            checked = check_audio(data, self.settings.max_audio_seconds)
+            failure = (checked.refusal.reason.value, checked.refusal.detail) if checked.refusal else None
+            stored = None
+            if checked.wav is not None and not submission.is_s3:
+                uri, uploaded = self.store.put_if_absent(checked.wav, sha256, ".16k.wav")
+                stored = str(uri)
+            verdict = seen.add(key, _Verdict(checked.seconds, failure, stored))
+        record = NewRecording(
+            source_id=source_id,
+            learner=submission.learner_id,
+            class_id=submission.class_id,
+            sha256=sha256,
+            storage_uri=verdict.stored or submission.audio,
+            reference_text=submission.text,
+            submitted_at=submission.submitted_at,
+            duration_seconds=verdict.seconds,
+            failure=verdict.failure,
         )
-        result.batches = create_batches(session, run_id, waiting, self.settings.batch_audio_seconds)
-        return result
+        return _Taken(record, uploaded)
+
+    def _enqueue_chunk(
+        self, pool: ThreadPoolExecutor, seen: ContentSeen, chunk: Sequence[Submission], result: EnqueueResult
+    ) -> None:
+        """Take in, register and batch one chunk in one transaction, then send its batches."""
+        try:
+            taken = list(pool.map(partial(self._take_in, seen), chunk))
+        except StorageError as error:
+            raise StorageError(_stopped_at(chunk[0].line, error)) from None
+        records = []
+        for submission, outcome in zip(chunk, taken, strict=True):
+            if isinstance(outcome, RowError):
+                result.rejected.append(outcome)
+                continue
+            records.append(outcome.record)
+            result.uploaded += outcome.uploaded
+            if outcome.record.failure:
+                reason, detail = outcome.record.failure
+                result.failed_at_intake.append(
+                    RowError(submission.line, f"{reason}: {detail}", submission.recording_id)
+                )
+        if not records:
+            return
+        run_ids: list[int] = []
+        with session_scope(self.settings.database_url) as session:
+
+            def run_id() -> int:
+                if not run_ids:
+                    run_ids.append(get_or_create_run(session, result.run))
+                return run_ids[0]
+
+            registration = register_chunk(session, records, run_id)
+            batches = (
+                create_batches(session, run_id(), registration.waiting, self.settings.batch_audio_seconds)
+                if registration.waiting
+                else []
+            )
+        if run_ids:
+            result.run_id = run_ids[0]
+        result.registered += registration.inserted
+        result.new_versions += registration.new_versions
+        result.already_known += registration.already_known
+        result.corrected += registration.corrected
+        result.batches += batches
+        result.sent = self._send(batches) and result.sent
 
     def _send(self, batch_ids: list[int]) -> bool:
         if not batch_ids:
@@ -180,7 +259,19 @@ class ScoringClient:
             return False
         return True
 
-    # Status ----------------------------------------------------------------------------
+    # Retry and status ------------------------------------------------------------------
+
+    def retry(self, run: str, reason: str | None = None) -> RetryResult:
+        """Queue a run's failed recordings again (only those failed for `reason`, if given),
+        with their attempts reset; recordings that failed at intake need corrected audio."""
+        with session_scope(self.settings.database_url) as session:
+            found = find_run(session, run)
+            outcome = RetryResult(run=found.name)
+            outcome.requeued, outcome.batches = requeue_failed(
+                session, found.id, self.settings.batch_audio_seconds, reason
+            )
+        outcome.sent = self._send(outcome.batches)
+        return outcome
 
     def status(self, run: str | None = None) -> RunStatus:
         """The run of that name or id (default: the newest): counts, failures, rate, time left."""
@@ -205,3 +296,10 @@ class ScoringClient:
         Raises `UnknownRecording` for an id never enqueued."""
         with session_scope(self.settings.database_url) as session:
             return recording_feedback(session, recording_id, model).to_dict(model)
+
+
+def _stopped_at(line: int, error: Exception) -> str:
+    return (
+        f"{error}; enqueueing stopped at the chunk starting on line {line}. The rows before it are "
+        "registered and sent: run the same command again to finish"
+    )

@@ -1,9 +1,11 @@
-"""Manifests: CSV or JSON Lines with one submitted recording per row.
+"""Manifests: CSV or JSON Lines with one submitted recording per row, read as a stream.
 
 Columns: recording_id, learner_id, class_id, audio (a local path, relative to the manifest's
 folder, or s3://bucket/key), text (the reference sentence), submitted_at (ISO 8601; a time
-without zone is taken as UTC). Each bad row is reported with its line number and reason; an
-id that appears twice rejects every row carrying it, since we cannot tell which one is right.
+without zone is taken as UTC). Each bad row is reported with its line number and reason, and
+only that row is lost: bytes that are not UTF-8, a NUL character, an over-long id or text, a
+CSV field over the csv module's limit, a date outside the accepted range. An id that appears
+twice rejects every row carrying it, since we cannot tell which one is right.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from producer.intake import locate
+from pronscore.settings import Settings, get_settings
+from pronscore.storage import S3Uri
+
 COLUMNS = ("recording_id", "learner_id", "class_id", "audio", "text", "submitted_at")
 REQUIRED = ("recording_id", "learner_id", "audio", "text", "submitted_at")
+IDS = ("recording_id", "learner_id", "class_id")
 
 
 class ManifestError(ValueError):
@@ -52,10 +59,36 @@ class RowError:
         return f"line {self.line}: {self.reason}"
 
 
+NumberedRow = tuple[int, Mapping[str, Any] | RowError]
+
+
 @dataclass
 class Validated:
     submissions: list[Submission] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a row must satisfy: the settings' limits, and the folder relative paths start from."""
+
+    base: Path | None
+    audio_root: Path | None
+    max_id_length: int
+    max_text_length: int
+    earliest: datetime
+    max_ahead: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings, base: Path | None = None) -> RowRules:
+        return cls(
+            base=base,
+            audio_root=settings.audio_root,
+            max_id_length=settings.max_id_length,
+            max_text_length=settings.max_text_length,
+            earliest=datetime.combine(settings.earliest_submitted_at, time(), UTC),
+            max_ahead=timedelta(hours=settings.submitted_at_max_ahead_hours),
+        )
 
 
 def _parse_time(value: str) -> datetime:
@@ -63,27 +96,61 @@ def _parse_time(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _row(line: int, raw: Mapping[str, Any], base: Path | None) -> Submission | RowError:
+def _text_problem(values: Mapping[str, str], rules: RowRules) -> str | None:
+    for name, value in values.items():
+        if "\x00" in value:
+            return f"{name} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} is not UTF-8 text"
+    for name in IDS:
+        if len(values[name]) > rules.max_id_length:
+            return (
+                f"{name} is {len(values[name])} characters long; the limit is {rules.max_id_length} "
+                "(PRONSCORE_MAX_ID_LENGTH)"
+            )
+    if len(values["text"]) > rules.max_text_length:
+        return (
+            f"text is {len(values['text'])} characters long; the limit is {rules.max_text_length} "
+            "(PRONSCORE_MAX_TEXT_LENGTH)"
+        )
+    return None
+
+
+def parse_submitted_at(value: str, rules: RowRules) -> datetime | str:
+    """The date-time, or why it is not accepted (unreadable, or outside the accepted range)."""
+    try:
+        submitted = _parse_time(value)
+    except (ValueError, OverflowError):
+        return f"submitted_at {value!r} is not an ISO 8601 date-time"
+    if submitted < rules.earliest:
+        return f"submitted_at {value!r} is before {rules.earliest:%Y-%m-%d} (PRONSCORE_EARLIEST_SUBMITTED_AT)"
+    if submitted > datetime.now(UTC) + rules.max_ahead:
+        hours = rules.max_ahead.total_seconds() / 3600
+        return f"submitted_at {value!r} is more than {hours:g} h ahead (PRONSCORE_SUBMITTED_AT_MAX_AHEAD_HOURS)"
+    return submitted
+
+
+def validate_row(line: int, raw: Mapping[str, Any], rules: RowRules) -> Submission | RowError:
     values = {k: ("" if raw.get(k) is None else str(raw.get(k)).strip()) for k in COLUMNS}
+    problem = _text_problem(values, rules)
+    recording_id = values["recording_id"] or None
+    if problem is not None:
+        return RowError(line, problem, None if problem.startswith("recording_id") else recording_id)
     missing = [name for name in REQUIRED if not values[name]]
     if missing:
-        return RowError(line, f"missing {', '.join(missing)}", values["recording_id"] or None)
-    try:
-        submitted = _parse_time(values["submitted_at"])
-    except ValueError:
-        return RowError(
-            line,
-            f"submitted_at {values['submitted_at']!r} is not an ISO 8601 date-time",
-            values["recording_id"],
-        )
+        return RowError(line, f"missing {', '.join(missing)}", recording_id)
+    submitted = parse_submitted_at(values["submitted_at"], rules)
+    if isinstance(submitted, str):
+        return RowError(line, submitted, recording_id)
     audio = values["audio"]
-    if not audio.startswith("s3://"):
-        path = Path(audio)
-        if base is not None and not path.is_absolute():
-            path = base / path
-        if not path.is_file():
-            return RowError(line, f"audio file not found: {path}", values["recording_id"])
-        audio = str(path.resolve())
+    try:
+        audio = (
+            str(S3Uri.parse(audio)) if audio.startswith("s3://") else str(locate(audio, rules.base, rules.audio_root))
+        )
+    except (ValueError, OSError) as error:
+        return RowError(line, str(error), recording_id)
     return Submission(
         recording_id=values["recording_id"],
         learner_id=values["learner_id"],
@@ -95,72 +162,119 @@ def _row(line: int, raw: Mapping[str, Any], base: Path | None) -> Submission | R
     )
 
 
-def validate(rows: Iterable[tuple[int, Mapping[str, Any]]], base: Path | None = None) -> Validated:
-    """Validate numbered raw rows; duplicates of a recording_id are all rejected."""
-    result = Validated()
-    for line, raw in rows:
-        parsed = _row(line, raw, base)
-        (result.errors if isinstance(parsed, RowError) else result.submissions).append(parsed)
+def repeated_ids(rows: Iterable[NumberedRow]) -> dict[str, list[int]]:
+    """Lines of each recording_id that appears on more than one row."""
     lines_of: dict[str, list[int]] = defaultdict(list)
-    for submission in result.submissions:
-        lines_of[submission.recording_id].append(submission.line)
-    duplicated = {rid: lines for rid, lines in lines_of.items() if len(lines) > 1}
-    if duplicated:
-        for submission in result.submissions:
-            lines = duplicated.get(submission.recording_id)
-            if lines:
-                where = ", ".join(map(str, lines))
-                result.errors.append(
-                    RowError(
-                        submission.line,
-                        f"recording_id {submission.recording_id!r} appears more than once (lines {where})",
-                        submission.recording_id,
-                    )
-                )
-        result.submissions = [s for s in result.submissions if s.recording_id not in duplicated]
-    result.errors.sort(key=lambda error: error.line)
-    return result
+    for line, raw in rows:
+        if not isinstance(raw, RowError):
+            recording_id = "" if raw.get("recording_id") is None else str(raw.get("recording_id")).strip()
+            if recording_id:
+                lines_of[recording_id].append(line)
+    return {rid: lines for rid, lines in lines_of.items() if len(lines) > 1}
 
 
-def _csv_rows(path: Path) -> Iterable[tuple[int, Mapping[str, Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ManifestError(f"{path.name}: the header lacks the column(s) {', '.join(missing)}")
-        rows = []
-        for raw in reader:
-            rows.append((reader.line_num, raw))
-        return rows
-
-
-def _jsonl_rows(path: Path) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RowError]]:
-    rows, errors = [], []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not text.strip():
+def validated(
+    rows: Iterable[NumberedRow], rules: RowRules, repeated: Mapping[str, list[int]]
+) -> Iterator[Submission | RowError]:
+    """Each row as a `Submission` or the reason it is rejected, in manifest order."""
+    for line, raw in rows:
+        if isinstance(raw, RowError):
+            yield raw
             continue
+        parsed = validate_row(line, raw, rules)
+        lines = repeated.get(parsed.recording_id or "") if isinstance(parsed, Submission) else None
+        if lines:
+            where = ", ".join(map(str, lines))
+            yield RowError(
+                line,
+                f"recording_id {parsed.recording_id!r} appears more than once (lines {where})",
+                parsed.recording_id,
+            )
+        else:
+            yield parsed
+
+
+def _decoded_lines(path: Path) -> Iterator[str]:
+    """The file's lines as text; bytes that are not UTF-8 survive as lone surrogates, which
+    validation rejects row by row."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle):
+            line = raw.decode("utf-8", errors="surrogateescape")
+            yield line.removeprefix("\ufeff") if number == 0 else line
+
+
+class Manifest:
+    """A CSV or JSON Lines manifest, read again from disk on every iteration (so a manifest of
+    any size costs the memory of a row): (line number, raw row or why it is unreadable)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise ManifestError(f"manifest not found: {path}")
+        self.path = path
+        self.suffix = path.suffix.lower()
+        if self.suffix not in {".csv", ".jsonl", ".ndjson", ".json"}:
+            raise ManifestError(f"{path.name}: a manifest is .csv or .jsonl, not {self.suffix or 'extensionless'}")
+        if self.suffix == ".csv":
+            self._csv_header(csv.reader(_decoded_lines(path)))  # a bad header fails now, not mid-way
+
+    def __iter__(self) -> Iterator[NumberedRow]:
+        return self._csv_rows() if self.suffix == ".csv" else self._jsonl_rows()
+
+    def _csv_header(self, reader: Iterator[list[str]]) -> list[str]:
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            errors.append(RowError(number, f"not valid JSON ({error.msg})"))
-            continue
-        if not isinstance(value, dict):
-            errors.append(RowError(number, "not a JSON object"))
-            continue
-        rows.append((number, value))
-    return rows, errors
+            header = [name.strip() for name in next(reader, [])]
+        except csv.Error as error:
+            raise ManifestError(f"{self.path.name}: the header line is not CSV ({error})") from None
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise ManifestError(f"{self.path.name}: the header lacks the column(s) {', '.join(missing)}")
+        return header
+
+    def _csv_rows(self) -> Iterator[NumberedRow]:
+        reader = csv.reader(_decoded_lines(self.path))
+        header = self._csv_header(reader)
+        while True:
+            line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield line, RowError(line, f"unreadable CSV ({error})")
+                continue
+            if fields:
+                yield line, dict(zip(header, fields, strict=False))
+
+    def _jsonl_rows(self) -> Iterator[NumberedRow]:
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    yield (
+                        number,
+                        RowError(number, f"not UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1})"),
+                    )
+                    continue
+                if not text.strip():
+                    continue
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as error:
+                    yield number, RowError(number, f"not valid JSON ({error.msg})")
+                    continue
+                if not isinstance(value, dict):
+                    yield number, RowError(number, "not a JSON object")
+                    continue
+                yield number, value
 
 
-def read_manifest(path: Path) -> Validated:
-    """Read and validate a manifest; relative audio paths resolve against its folder."""
-    if not path.is_file():
-        raise ManifestError(f"manifest not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return validate(_csv_rows(path), path.parent)
-    if suffix in {".jsonl", ".ndjson", ".json"}:
-        rows, errors = _jsonl_rows(path)
-        result = validate(rows, path.parent)
-        result.errors = sorted(result.errors + errors, key=lambda error: error.line)
-        return result
-    raise ManifestError(f"{path.name}: a manifest is .csv or .jsonl, not {suffix or 'extensionless'}")
+def read_manifest(path: Path, settings: Settings | None = None) -> Validated:
+    """Read and validate a whole manifest in memory (small files, tests); relative audio paths
+    resolve against its folder. Enqueueing streams instead."""
+    manifest = Manifest(path)
+    rules = RowRules.from_settings(settings or get_settings(), path.parent)
+    result = Validated()
+    for item in validated(manifest, rules, repeated_ids(manifest)):
+        (result.errors if isinstance(item, RowError) else result.submissions).append(item)
+    return result

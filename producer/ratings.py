@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Recording
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
-from producer.manifest import RowError
+from producer.manifest import RowError, RowRules, parse_submitted_at
+from pronscore.settings import get_settings
 from scoring.assessment import AssessmentResult
 from scoring.mdd import diff
 from scoring.parsing import ModelAnswer
@@ -57,8 +58,10 @@ def sha256_file(path: Path) -> str:
 def _parse_time(value: object) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_submitted_at(str(value), RowRules.from_settings(get_settings()))
+    if isinstance(parsed, str):
+        raise LabelError(parsed)
+    return parsed
 
 
 def _recording_for(session: Session, record: dict, utterance: RatedUtterance, base: Path) -> tuple[int, bool]:

@@ -1,7 +1,9 @@
 """One settings object for every process, read from `PRONSCORE_*` variables and `.env`."""
 
 import warnings
+from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -97,12 +99,32 @@ class Settings(BaseSettings):
         description="Deprecated name of PRONSCORE_CHUNK_AUDIO_SECONDS, still read (with a warning) in this release.",
     )
     max_audio_seconds: float = Field(40.0, gt=0, description="Longer recordings fail with audio_too_long.")
-    max_attempts: int = Field(3, ge=1, description="Scoring attempts before a recording fails.")
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        description="Crashes a recording survives: a worker that died (or hung) while holding its batch costs "
+        "each of the batch's recordings one attempt; at this many the recording fails attempts_exhausted.",
+    )
     lease_seconds: int = Field(
         900,
         ge=5,
         description="How long a claimed batch stays a worker's without renewal; the worker renews it every "
         "third of this while it works, and the sweep retakes a batch whose lease ran out.",
+    )
+    retry_backoff_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="First wait before a batch that met a store, database or broker outage is tried again; "
+        "each later wait doubles, up to PRONSCORE_RETRY_BACKOFF_MAX_SECONDS. Outages never cost an attempt.",
+    )
+    retry_backoff_max_seconds: float = Field(
+        300.0, gt=0, description="Longest wait between two tries of a batch during an outage."
+    )
+    retry_horizon_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How long a worker keeps retrying a batch through an outage; after that the batch waits, "
+        "queued, for the sweep.",
     )
     visibility_timeout_seconds: int = Field(
         7200, ge=60, description="Redis visibility timeout; must exceed the longest batch."
@@ -113,6 +135,27 @@ class Settings(BaseSettings):
         ge=1,
         description="How long `pronscore worker --drain` goes on without reaching the broker before it "
         "gives up (exit status 2).",
+    )
+    audio_root: Path | None = Field(
+        None,
+        description="If set, local audio paths in a manifest must lie under this folder (after resolving "
+        "symbolic links and ..); other rows are rejected.",
+    )
+    max_id_length: int = Field(
+        200, ge=1, description="Longest recording_id, learner_id or class_id a manifest may use."
+    )
+    max_text_length: int = Field(1000, ge=1, description="Longest reference text a manifest may use, in characters.")
+    earliest_submitted_at: date = Field(
+        date(2000, 1, 1), description="Rows submitted before this date are rejected (a mistyped year)."
+    )
+    submitted_at_max_ahead_hours: float = Field(
+        48.0, ge=0, description="Rows submitted further than this into the future are rejected."
+    )
+    enqueue_chunk_rows: int = Field(
+        2000,
+        ge=1,
+        description="Manifest rows registered per transaction; each chunk's batches are sent once it commits, "
+        "and enqueueing the same manifest again finishes an interrupted one.",
     )
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
 
@@ -133,7 +176,7 @@ class Settings(BaseSettings):
             return self.engine
         return "phi4mm" if "model" in self.model_fields_set else "gop"
 
-    @field_validator("task_format", "engine", "gop_calibration", mode="before")
+    @field_validator("task_format", "engine", "gop_calibration", "audio_root", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -126,8 +126,11 @@ class AudioStore:
         try:
             return self.client.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
         except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in _MISSING:
+            code = str(error.response.get("Error", {}).get("Code"))
+            if code in _MISSING:
                 raise ObjectMissing(f"{uri} does not exist") from None
+            if code == "NoSuchBucket":
+                raise ObjectMissing(f"{uri} does not exist: there is no bucket {uri.bucket}") from None
             raise self._explain(error, f"download {uri}") from None
         except EndpointConnectionError as error:
             raise self._explain(error, f"download {uri}") from None

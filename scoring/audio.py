@@ -81,13 +81,8 @@ def decode(data: bytes, max_seconds: float) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def to_model_rate_wav(data: bytes) -> bytes | None:
-    """The recording as 16 kHz mono 16-bit WAV, the form the worker reads cheapest; None when it
-    does not decode (empty, unreadable or silent), so the worker can fail it with its reason."""
-    try:
-        samples = decode(data, max_seconds=float("inf"))
-    except AudioError:
-        return None
+def to_wav(samples: np.ndarray) -> bytes:
+    """16 kHz mono samples as 16-bit WAV, the form the worker reads cheapest."""
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     return buffer.getvalue()

@@ -43,10 +43,12 @@ class S3Server:
     access_key: str
     secret_key: str
     pid: int
+    directory: Path
+    port: int
 
     @classmethod
-    def start(cls, directory: Path) -> S3Server:
-        port = free_port_block()
+    def start(cls, directory: Path, port: int | None = None) -> S3Server:
+        port = port or free_port_block()
         key, secret = "pronscore-test", "pronscore-test-secret"
         output = subprocess.run(
             [str(ROOT / "scripts" / "s3-server"), str(directory), str(port), key, secret],
@@ -54,11 +56,25 @@ class S3Server:
             capture_output=True,
             text=True,
         )
-        return cls(f"http://127.0.0.1:{port}", key, secret, int(output.stdout.strip()))
+        return cls(f"http://127.0.0.1:{port}", key, secret, int(output.stdout.strip()), directory, port)
 
     def stop(self) -> None:
+        """Stop the server and wait until it is gone (an outage, for a test that restarts it)."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Start again on the same port and data, as after an outage."""
+        self.pid = S3Server.start(self.directory, self.port).pid
 
 
 @dataclass

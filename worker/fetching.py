@@ -3,7 +3,7 @@ so later chunks arrive while earlier ones are on the model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import numpy as np
@@ -33,11 +33,10 @@ def fetch(runtime: Runtime, recording: ClaimedRecording) -> Fetched:
 
 def chunks(
     runtime: Runtime, recordings: Sequence[ClaimedRecording]
-) -> Iterator[list[tuple[ClaimedRecording, Future[Fetched]]]]:
+) -> list[list[tuple[ClaimedRecording, Future[Fetched]]]]:
     """Chunks of at most `chunk_audio_seconds`, shortest first; every download starts at once,
     submitted in chunk order so the first chunk's audio arrives first."""
     by_id = {r.id: r for r in recordings}
     planned = form_batches([(r.id, r.duration_seconds) for r in recordings], runtime.settings.chunk_audio_seconds)
     futures = {i: runtime.fetchers.submit(fetch, runtime, by_id[i]) for chunk in planned for i in chunk}
-    for chunk in planned:
-        yield [(by_id[i], futures[i]) for i in chunk]
+    return [[(by_id[i], futures[i]) for i in chunk] for chunk in planned]

@@ -1,9 +1,10 @@
 """Scoring one batch: claim it, fetch and score its recordings, complete it.
 
 The lease is renewed by a heartbeat for as long as the work lasts. A recording that cannot be
-read fails alone with its reason; its batch-mates are scored. An infrastructure error
-(database or store unreachable) gives the batch back for a retry; since the results are
-written in one transaction of upserts, a retry never leaves duplicates or half a batch.
+read fails alone with its reason; its batch-mates are scored. An outage (database, store or
+broker unreachable) gives the batch back at no cost for a retry; any other error gives it back
+charged, as a crash. Since the results are written in one transaction of upserts, a retry
+never leaves duplicates or half a batch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from db.batches import (
     claim_batch,
     complete_batch,
     pending_work,
+    record_progress,
     release_batch,
     start_recordings,
 )
@@ -29,6 +31,7 @@ from scoring.failures import FailureReason, RecordingFailure
 from worker import metrics
 from worker.fetching import chunks
 from worker.lease import LeaseHeartbeat, LeaseLost
+from worker.retry import is_outage
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,8 @@ def _score(
     runtime: Runtime, recordings: Sequence[ClaimedRecording], heartbeat: LeaseHeartbeat
 ) -> dict[int, RecordingResult]:
     results: dict[int, RecordingResult] = {}
-    for chunk in chunks(runtime, recordings):
+    planned = chunks(runtime, recordings)
+    for done, chunk in enumerate(planned, start=1):
         heartbeat.check()
         readable: list[tuple[ClaimedRecording, ScoringItem]] = []
         for recording, future in chunk:
@@ -57,7 +61,19 @@ def _score(
         if readable:
             scored = runtime.engine.score([item for _, item in readable])
             results.update((recording.id, result) for (recording, _), result in zip(readable, scored, strict=True))
+        _note_progress(runtime, heartbeat.batch_id, done, len(planned))
     return results
+
+
+def _note_progress(runtime: Runtime, batch_id: int, done: int, total: int) -> None:
+    """Progress is for people watching `pronscore status`; a database blip here stops nothing."""
+    try:
+        with session_scope(runtime.settings.database_url) as session:
+            record_progress(session, batch_id, runtime.owner, done, total)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        log.warning("batch %d: could not note progress (%s)", batch_id, error, extra={"batch_id": batch_id})
 
 
 def _complete(runtime: Runtime, batch_id: int, results: dict[int, RecordingResult]) -> BatchOutcome | None:
@@ -80,9 +96,9 @@ def run_batch(batch_id: int, runtime: Runtime) -> BatchOutcome:
     exhausted = {
         r.id: RecordingFailure(FailureReason.attempts_exhausted, "gave up after repeated crashes of its batch")
         for r in recordings
-        if r.attempts > limit
+        if r.attempts >= limit
     }
-    todo = [r for r in recordings if r.attempts <= limit]
+    todo = [r for r in recordings if r.attempts < limit]
     log.info(
         "batch %d: scoring %d recordings",
         batch_id,
@@ -97,8 +113,8 @@ def run_batch(batch_id: int, runtime: Runtime) -> BatchOutcome:
             outcome = _complete(runtime, batch_id, results)
     except LeaseLost:
         outcome = None
-    except Exception:
-        _give_back(runtime, batch_id)
+    except Exception as error:
+        _give_back(runtime, batch_id, crashed=not is_outage(error))
         raise
     if outcome is None:
         log.warning("batch %d: lost the lease; another worker finishes it", batch_id, extra={"batch_id": batch_id})
@@ -125,9 +141,9 @@ def _observe(outcome: BatchOutcome, recordings: Sequence[ClaimedRecording], elap
     )
 
 
-def _give_back(runtime: Runtime, batch_id: int) -> None:
+def _give_back(runtime: Runtime, batch_id: int, *, crashed: bool) -> None:
     try:
         with session_scope(runtime.settings.database_url) as session:
-            release_batch(session, batch_id, runtime.owner)
+            release_batch(session, batch_id, runtime.owner, crashed=crashed)
     except Exception:  # the database may be the thing that failed; the lease then expires
         log.exception("could not give batch %d back; its lease will expire", batch_id)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
+from celery import Task
 from celery.signals import worker_process_init
-from sqlalchemy.exc import DBAPIError
 
 from pronscore.queue import SCORE_BATCH, SWEEP, make_celery
 from pronscore.settings import get_settings
-from pronscore.storage import StorageError
 from worker import metrics
+from worker.retry import backoff_seconds, is_outage, max_retries
 from worker.runner import run_batch
 from worker.runtime import Runtime
 from worker.sweep import sweep
@@ -29,15 +29,18 @@ def _serve_metrics(**_: object) -> None:
     metrics.serve(get_settings().metrics_port)
 
 
-@app.task(
-    name=SCORE_BATCH,
-    autoretry_for=(DBAPIError, StorageError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=8,
-)
-def score_batch(batch_id: int) -> dict[str, object]:
-    return run_batch(batch_id, runtime()).as_dict()
+@app.task(name=SCORE_BATCH, bind=True, max_retries=None)
+def score_batch(self: Task, batch_id: int) -> dict[str, object]:
+    """Score a batch; through a store, database or broker outage (the batch already given back
+    at no cost) try again with exponential backoff until the retry horizon, after which the
+    batch waits, queued, for the sweep."""
+    try:
+        return run_batch(batch_id, runtime()).as_dict()
+    except Exception as error:
+        settings = get_settings()
+        if not is_outage(error) or self.request.retries >= max_retries(settings):
+            raise
+        raise self.retry(exc=error, countdown=backoff_seconds(self.request.retries, settings)) from None
 
 
 @app.task(name=SWEEP)

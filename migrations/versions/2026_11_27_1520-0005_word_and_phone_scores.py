@@ -4,8 +4,8 @@
   Insertion), keyed on (assessment, word index).
 - phone_scores: each canonical phone's score (0-2), start and duration in seconds, GOP and the
   phone heard in its place, keyed on (assessment, position).
-- report_word_scores: one row per scored word with its learner, class, model and week; the
-  read-only role may read it.
+- report_word_scores: one row per scored word of a recording's latest version, with its learner,
+  class, model and week; the read-only role may read it.
 
 Revision ID: 0005
 Revises: 0004
@@ -34,6 +34,7 @@ JOIN assessments a ON a.id = w.assessment_id
 JOIN recordings r ON r.id = a.recording_id
 JOIN learners l ON l.id = r.learner_id
 JOIN model_versions mv ON mv.id = a.model_version_id
+WHERE r.id = (SELECT max(v.id) FROM recordings v WHERE v.source_id = r.source_id)
 """
 
 

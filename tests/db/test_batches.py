@@ -13,8 +13,10 @@ from db.batches import (
     complete_batch,
     create_batches,
     expire_leases,
+    record_progress,
     release_batch,
     renew_lease,
+    requeue_failed,
     start_recordings,
 )
 from db.models import Assessment, Batch, BatchStatus, Recording, RecordingStatus, Run
@@ -122,3 +124,92 @@ def test_complete_without_the_lease_writes_nothing(session: Session) -> None:
     assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 0
     assert session.get(Recording, rid).status == RecordingStatus.scoring
     assert session.get(Batch, batch_id).status == BatchStatus.running
+
+
+def _attempts(session: Session) -> set[int]:
+    return set(session.execute(select(Recording.attempts)).scalars())
+
+
+def _expire(session: Session, batch_id: int) -> None:
+    session.execute(
+        text("UPDATE batches SET lease_expires_at = now() - interval '1 second' WHERE id = :id"), {"id": batch_id}
+    )
+
+
+def test_only_a_crash_costs_an_attempt(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0, "b": 2.0})
+    for _ in range(5):  # an outage: the holder gives the batch back and takes it again, over and over
+        assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
+        start_recordings(session, batch_id)
+        assert release_batch(session, batch_id, "host:1")
+    assert _attempts(session) == {0}
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    _expire(session, batch_id)
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60), "its own retry after a long outage"
+    assert _attempts(session) == {0}
+
+    _expire(session, batch_id)
+    assert expire_leases(session) == [batch_id]
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60), "host:1 died holding it"
+    assert _attempts(session) == {1}
+    _expire(session, batch_id)
+    assert claim_batch(session, batch_id, "host:3", lease_seconds=60), "taken over without a sweep"
+    assert _attempts(session) == {2}
+    assert release_batch(session, batch_id, "host:3", crashed=True), "an error of the worker's own"
+    assert _attempts(session) == {3}
+
+
+def test_release_puts_recordings_back_in_the_queue(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    start_recordings(session, batch_id)
+    assert not release_batch(session, batch_id, "host:2")
+    assert release_batch(session, batch_id, "host:1")
+    assert set(session.execute(select(Recording.status)).scalars()) == {RecordingStatus.queued}
+
+
+def test_progress_is_noted_by_the_holder_only(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    assert not record_progress(session, batch_id, "host:2", 1, 3)
+    assert record_progress(session, batch_id, "host:1", 2, 3)
+    batch = session.get(Batch, batch_id)
+    session.refresh(batch)
+    assert (batch.chunks_done, batch.chunks_total) == (2, 3)
+
+
+def test_requeue_failed_starts_failed_recordings_over_in_new_batches(session: Session) -> None:
+    run_id = get_or_create_run(session, "night")
+    crashed = add_recording(
+        session,
+        "crashed",
+        "kim",
+        "4a",
+        WHEN,
+        run_id=run_id,
+        status=RecordingStatus.failed,
+        failure_reason="attempts_exhausted",
+    )
+    add_recording(
+        session,
+        "garbled",
+        "kim",
+        "4a",
+        WHEN,
+        run_id=run_id,
+        status=RecordingStatus.failed,
+        failure_reason="unparseable_output",
+    )
+    add_recording(session, "fine", "kim", "4a", WHEN, run_id=run_id, status=RecordingStatus.scored)
+    session.execute(text("UPDATE recordings SET attempts = 3"))
+    count, batches = requeue_failed(session, run_id, 100.0, reason="attempts_exhausted")
+    assert count == 1 and len(batches) == 1
+    again = session.execute(select(Recording).where(Recording.id == crashed)).scalar_one()
+    session.refresh(again)
+    assert (again.status, again.attempts, again.failure_reason, again.batch_id) == (
+        RecordingStatus.queued,
+        0,
+        None,
+        batches[0],
+    )
+    assert requeue_failed(session, run_id, 100.0)[0] == 1, "then the rest"

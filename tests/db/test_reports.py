@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Batch, BatchStatus, RecordingStatus, Run
 from db.reports import ReportError, ReportFilters, run_report
-from db.upserts import upsert_model_version
+from db.upserts import upsert_learner, upsert_model_version, upsert_recording
 from tests.factories import add_assessment, add_recording, scored, unparseable
 
 
@@ -164,3 +164,25 @@ def test_unknown_report_and_unsupported_filter_are_named(session: Session) -> No
         run_report(session, "weekly", ReportFilters())
     with pytest.raises(ReportError, match="run-summary does not take --class, --learner"):
         run_report(session, "run-summary", ReportFilters(class_id="c1", learner_id="A"))
+
+
+def test_reports_count_only_the_latest_audio_version_of_a_recording(session: Session) -> None:
+    old = add_recording(session, "a1", "A", "c1", at(7))
+    add_assessment(session, old, "m1", scored((2, 2, 2, 2), [("BEAR", "B EH R")], "B AE R"))
+    newer, _ = upsert_recording(
+        session,
+        source_id="a1",
+        sha256="sha-a1-retake",
+        learner_id=upsert_learner(session, "A", "c1"),
+        class_id="c1",
+        storage_uri="s3://bucket/a1-retake",
+        reference_text="BEAR",
+        submitted_at=at(8),
+        duration_seconds=3.0,
+    )
+    add_assessment(session, newer, "m1", scored((8, 8, 8, 8), [("BEAR", "B EH R")], "B EH R"))
+    assert _progress(session) == [
+        ("A", "2026-W37", 1, D("8.00"), D("8.00"), D("8.00"), D("8.00"), D("0.00"), D("0.00"))
+    ]
+    weak = run_report(session, "class-weak-phones", ReportFilters())
+    assert weak.rows == [], "the retake has no substitution; the old take no longer counts"

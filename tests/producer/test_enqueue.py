@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -98,7 +99,7 @@ def test_cli_bad_manifest_names_lines_and_registers_only_good_rows(no_worker: di
     assert result.exit_code == 1
     for line in ("line 3:", "line 4:", "line 5: submitted_at 'yesterday'", "line 6: audio file not found"):
         assert line in result.stderr
-    assert result.stdout.strip().isdigit()  # the run id
+    assert result.stdout.strip() == "night-cli", "the run's name, which `pronscore status` takes"
     assert _count(Recording) == 1 and _count(Learner) == 1
 
 
@@ -152,11 +153,163 @@ def test_local_audio_is_stored_at_the_model_rate(no_worker: dict, tmp_path: Path
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"not audio at all" * 10)
 
-    ScoringClient().enqueue([{**row, "audio": str(stereo)}, {**row, "recording_id": "x", "audio": str(corrupt)}])
+    result = ScoringClient().enqueue(
+        [{**row, "audio": str(stereo)}, {**row, "recording_id": "x", "audio": str(corrupt)}]
+    )
     store = AudioStore(get_settings())
     with session_scope(get_settings().database_url) as session:
         stored = dict(session.execute(select(Recording.source_id, Recording.storage_uri)).all())
     kept = soundfile.info(io.BytesIO(store.get(S3Uri.parse(stored[row["recording_id"]]))))
     assert (kept.samplerate, kept.channels, kept.subtype) == (16_000, 1, "PCM_16")
     assert kept.duration == pytest.approx(len(samples) / rate, abs=0.01)
-    assert store.get(S3Uri.parse(stored["x"])) == corrupt.read_bytes(), "what does not decode is kept as sent"
+    assert result.uploaded == 1 and stored["x"] == str(corrupt), "what does not decode is never uploaded"
+
+
+def _objects(bucket: str) -> list[bytes]:
+    store = AudioStore(get_settings())
+    keys = [o["Key"] for o in store.client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [store.get(S3Uri(bucket, key)) for key in keys]
+
+
+def test_files_that_are_not_audio_are_never_uploaded(no_worker: dict, tmp_path: Path) -> None:
+    import io
+
+    import soundfile
+
+    good = short_sample(1)[0]
+    manifest = tmp_path / "a" / "b" / "c" / "night.jsonl"
+    manifest.parent.mkdir(parents=True)
+    depth = len(manifest.parent.parts) - 1
+    rows = [
+        good,
+        {**good, "recording_id": "environ", "audio": "/proc/self/environ"},
+        {**good, "recording_id": "passwd", "audio": "/etc/passwd"},
+        {**good, "recording_id": "dots", "audio": "../" * depth + "etc/passwd"},
+    ]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = CliRunner().invoke(app, ["enqueue", str(manifest), "--run", "night-secrets"])
+    assert result.exit_code == 1, result.output
+    for line in (2, 3, 4):
+        assert f"failed at intake night.jsonl line {line}: audio_unreadable" in result.stderr
+    stored = _objects(get_settings().s3_bucket)
+    assert len(stored) == 1
+    assert soundfile.info(io.BytesIO(stored[0])).samplerate == 16_000
+    assert not any(b"PRONSCORE_" in data or b"root:" in data for data in stored)
+    with session_scope(get_settings().database_url) as session:
+        failed = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
+    assert failed == {
+        good["recording_id"]: None,
+        "environ": "audio_unreadable",
+        "passwd": "audio_unreadable",
+        "dots": "audio_unreadable",
+    }
+
+
+def test_an_s3_uri_to_a_missing_bucket_is_a_rejected_row(no_worker: dict) -> None:
+    first, second = short_sample(2)
+    result = ScoringClient().enqueue([first, {**second, "audio": "s3://no-such-bucket-here/r2.wav"}], run="night-nb")
+    assert result.registered == 1
+    assert [(e.line, e.reason) for e in result.rejected] == [
+        (2, "s3://no-such-bucket-here/r2.wav does not exist: there is no bucket no-such-bucket-here")
+    ]
+
+
+def test_a_manifest_whose_rows_are_all_rejected_makes_no_run_and_exits_2(no_worker: dict, tmp_path: Path) -> None:
+    path = tmp_path / "night.csv"
+    path.write_text(
+        "recording_id,learner_id,class_id,audio,text,submitted_at\n"
+        "r1,kim,4a,/nowhere.wav,HELLO,2026-09-07\nr2,kim,4a,/nowhere.wav,HELLO,0001-01-01\n"
+    )
+    result = CliRunner().invoke(app, ["enqueue", str(path), "--run", "night-empty"])
+    assert result.exit_code == 2
+    assert "no row could be enqueued; no run was created" in result.stderr
+    assert result.stdout == "" and _count(Run) == 0
+
+
+def test_enqueue_streams_in_chunks_and_a_rerun_finishes_without_duplicates(
+    no_worker: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRONSCORE_ENQUEUE_CHUNK_ROWS", "2")
+    get_settings.cache_clear()
+    rows = short_sample(5)
+    first = ScoringClient().enqueue(rows[:3], run="night-chunks")
+    assert (first.registered, first.run_id is not None) == (3, True)
+    again = ScoringClient().enqueue(rows, run="night-chunks")
+    assert (again.registered, again.already_known, again.run_id) == (2, 3, first.run_id)
+    with session_scope(get_settings().database_url) as session:
+        assert set(session.execute(select(Recording.run_id)).scalars()) == {first.run_id}
+        assert session.execute(select(func.count()).where(Recording.batch_id.is_(None))).scalar_one() == 0
+    assert _count(Recording) == 5
+    nothing_new = ScoringClient().enqueue(rows, run="night-chunks-3")
+    assert (nothing_new.already_known, nothing_new.run_id) == (5, None)
+    assert _count(Run) == 1, "all known: no empty run"
+
+
+def test_corrections_update_the_recording_and_a_new_text_queues_it_again(no_worker: dict) -> None:
+    row, other = short_sample(2)
+    ScoringClient().enqueue([row, other], run="night-1")
+    with session_scope(get_settings().database_url) as session:
+        session.execute(text("UPDATE recordings SET status = 'scored', batch_id = NULL"))
+    fixed = {**row, "text": "WE CALL IT A BEAR", "learner_id": "s1/kim-fixed", "submitted_at": "2026-09-08T10:00:00Z"}
+    moved = {**other, "class_id": "4b"}
+    result = ScoringClient().enqueue([fixed, moved], run="night-2")
+    assert (result.registered, result.already_known, result.corrected) == (0, 0, 2)
+    with session_scope(get_settings().database_url) as session:
+        got = {
+            r.source_id: r
+            for r in session.execute(select(Recording).join(Learner, Learner.id == Recording.learner_id)).scalars()
+        }
+        assert got[row["recording_id"]].reference_text == "WE CALL IT A BEAR"
+        assert got[row["recording_id"]].learner.external_id == "s1/kim-fixed"
+        assert got[row["recording_id"]].submitted_at.day == 8
+        assert got[row["recording_id"]].status.value == "queued", "a new text needs a new assessment"
+        assert got[other["recording_id"]].class_id == "4b"
+        assert got[other["recording_id"]].status.value == "scored", "a class changes no score"
+    assert len(result.batches) == 1
+    summary = CliRunner().invoke(app, ["status", "night-2"])
+    assert "1 recordings" in summary.stdout
+
+
+def test_new_audio_for_a_known_id_is_counted(no_worker: dict) -> None:
+    first, second = short_sample(2)
+    ScoringClient().enqueue([first], run="night-1")
+    changed = ScoringClient().enqueue([{**second, "recording_id": first["recording_id"]}], run="night-2")
+    assert (changed.registered, changed.new_versions) == (1, 1)
+
+
+def test_retry_queues_a_runs_failed_recordings_again(no_worker: dict) -> None:
+    result = ScoringClient().enqueue(short_sample(3), run="night-retry")
+    with session_scope(get_settings().database_url) as session:
+        session.execute(text("UPDATE batches SET status = 'done'"))
+        session.execute(
+            text("UPDATE recordings SET status = 'failed', failure_reason = 'attempts_exhausted', attempts = 3")
+        )
+        session.execute(text("UPDATE recordings SET failure_reason = 'object_missing' WHERE id = 1"))
+    broker = redis.Redis.from_url(no_worker["PRONSCORE_REDIS_URL"])
+    broker.delete("gpu")
+    retried = CliRunner().invoke(app, ["retry", "night-retry", "--reason", "attempts_exhausted"])
+    assert retried.exit_code == 0, retried.output
+    assert "run night-retry: 2 failed recordings queued again in 1 batches" in retried.stdout
+    with session_scope(get_settings().database_url) as session:
+        states = set(session.execute(select(Recording.status, Recording.attempts, Recording.batch_id)).all())
+    assert {(s.value, a) for s, a, _ in states} == {("queued", 0), ("failed", 3)}
+    assert broker.llen("gpu") == 1
+    new_batches = {b for s, _, b in states if s.value == "queued"}
+    assert len(new_batches) == 1 and not new_batches & set(result.batches), "in a new batch"
+    unknown = CliRunner().invoke(app, ["retry", "nope"])
+    assert unknown.exit_code == 2 and "no run named 'nope'" in unknown.stderr
+
+
+def test_status_shows_progress_within_a_running_batch(no_worker: dict) -> None:
+    from db.batches import claim_batch, record_progress
+
+    (batch_id,) = (
+        ScoringClient(get_settings().model_copy(update={"batch_audio_seconds": 1000.0}))
+        .enqueue(short_sample(3), run="night-progress")
+        .batches
+    )
+    with session_scope(get_settings().database_url) as session:
+        claim_batch(session, batch_id, "host:1", lease_seconds=60)
+        record_progress(session, batch_id, "host:1", 2, 5)
+    shown = CliRunner().invoke(app, ["status", "night-progress"])
+    assert f"batch {batch_id}: 2 of 5 chunks scored" in shown.stdout

@@ -1,9 +1,11 @@
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from producer.manifest import ManifestError, read_manifest
+from pronscore.settings import Settings
 from tests.conftest import sample_wav
 
 HEADER = "recording_id,learner_id,class_id,audio,text,submitted_at\n"
@@ -70,3 +72,100 @@ def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "night.xlsx").write_text("x")
     with pytest.raises(ManifestError, match=r"\.csv or \.jsonl"):
         read_manifest(tmp_path / "night.xlsx")
+
+
+def _rules(**changes: object) -> Settings:
+    return Settings().model_copy(update=changes)
+
+
+def _line(recording_id: str, wav: Path, text: str, when: str = "2026-09-07") -> str:
+    return f"{recording_id},kim,4a,{wav},{text},{when}\n"
+
+
+def test_each_unreadable_row_is_rejected_alone_with_its_line(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    path = tmp_path / "night.csv"
+    path.write_bytes(
+        (HEADER + _line("r1", wav, text)).encode()
+        + _line("r2", wav, "caf\xe9", "2026-09-07").encode("latin-1")  # not UTF-8
+        + _line("r3", wav, "NUL\x00IN TEXT").encode()
+        + _line("x" * 10_000, wav, text).encode()
+        + _line("r5", wav, "y" * 140_000).encode()  # over the csv module's field limit
+        + _line("r6", wav, "z" * 1_001).encode()
+        + _line("r7", wav, text).encode()
+    )
+    result = read_manifest(path)
+    assert [s.recording_id for s in result.submissions] == ["r1", "r7"]
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (3, "text is not UTF-8 text"),
+        (4, "text contains a NUL character"),
+        (5, "recording_id is 10000 characters long; the limit is 200 (PRONSCORE_MAX_ID_LENGTH)"),
+        (6, "unreadable CSV (field larger than field limit (131072))"),
+        (7, "text is 1001 characters long; the limit is 1000 (PRONSCORE_MAX_TEXT_LENGTH)"),
+    ]
+
+
+def test_jsonl_lines_that_are_not_utf8_are_rejected_alone(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    good = {"recording_id": "r1", "learner_id": "kim", "audio": str(wav), "text": text, "submitted_at": "2026-09-07"}
+    path = tmp_path / "night.jsonl"
+    path.write_bytes(
+        json.dumps(good).encode()
+        + b"\n"
+        + b'{"recording_id": "r2", "text": "caf\xe9"}\n'
+        + json.dumps({**good, "recording_id": "r3", "text": "a\u0000b"}).encode()
+        + b"\n"
+    )
+    result = read_manifest(path)
+    assert [s.recording_id for s in result.submissions] == ["r1"]
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (2, "not UTF-8 text (byte 0xe9 at column 36)"),
+        (3, "text contains a NUL character"),
+    ]
+
+
+def test_dates_outside_the_accepted_range_are_rejected(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    soon = (datetime.now(UTC) + timedelta(hours=47)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=49)).isoformat()
+    body = (
+        _line("r1", wav, text, "0001-01-01")
+        + _line("r2", wav, text, "9999-12-31T23:59:59")
+        + _line("r3", wav, text, "1999-12-31T23:59:59Z")
+        + _line("r4", wav, text, "2000-01-01")
+        + _line("r5", wav, text, soon)
+        + _line("r6", wav, text, later)
+    )
+    result = read_manifest(_csv(tmp_path, body))
+    assert [s.recording_id for s in result.submissions] == ["r4", "r5"]
+    reasons = {e.line: e.reason for e in result.errors}
+    assert reasons[2] == "submitted_at '0001-01-01' is before 2000-01-01 (PRONSCORE_EARLIEST_SUBMITTED_AT)"
+    assert "is more than 48 h ahead (PRONSCORE_SUBMITTED_AT_MAX_AHEAD_HOURS)" in reasons[3]
+    assert "before 2000-01-01" in reasons[4]
+    assert "more than 48 h ahead" in reasons[7]
+
+
+def test_audio_root_confines_local_paths_after_resolving_links_and_dots(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    root = tmp_path / "uploads"
+    (root / "school").mkdir(parents=True)
+    (root / "school" / "a.wav").write_bytes(wav.read_bytes())
+    (root / "school" / "link.wav").symlink_to("/etc/passwd")
+    manifest = root / "school" / "night.csv"
+    manifest.write_text(
+        HEADER
+        + _line("r1", Path("a.wav"), text)
+        + _line("r2", Path("/etc/passwd"), text)
+        + _line("r3", Path("../../../../../../../../etc/passwd"), text)
+        + _line("r4", Path("link.wav"), text)
+        + _line("r5", Path("/proc/self/environ"), text)
+        + _line("r6", Path("../school/./a.wav"), text)  # dots that stay inside are fine
+    )
+    result = read_manifest(manifest, _rules(audio_root=root))
+    assert [s.recording_id for s in result.submissions] == ["r1", "r6"]
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (3, f"audio /etc/passwd lies outside PRONSCORE_AUDIO_ROOT ({root})"),
+        (4, f"audio ../../../../../../../../etc/passwd lies outside PRONSCORE_AUDIO_ROOT ({root})"),
+        (5, f"audio link.wav lies outside PRONSCORE_AUDIO_ROOT ({root})"),
+        (6, f"audio /proc/self/environ lies outside PRONSCORE_AUDIO_ROOT ({root})"),
+    ]

@@ -64,3 +64,14 @@ def test_malformed_lines_are_named_and_the_rest_imported(session: Session, tmp_p
     assert [e.line for e in outcome.errors] == [2, 3, 4]
     assert "missing field 'words'" in outcome.errors[2].reason
     assert session.execute(select(func.count()).select_from(Recording)).scalar_one() == 1
+
+
+def test_a_rating_dated_outside_the_accepted_range_is_named_and_skipped(session: Session, tmp_path: Path) -> None:
+    path, lines = _ratings_file(tmp_path, 2)
+    ancient = {**json.loads(lines[1]), "submitted_at": "0001-01-01T00:00:00Z"}
+    path.write_text("\n".join([lines[0], json.dumps(ancient)]) + "\n")
+    outcome = import_ratings(session, path, "expert")
+    assert outcome.imported == 1
+    assert [(e.line, e.reason) for e in outcome.errors] == [
+        (2, "submitted_at '0001-01-01T00:00:00Z' is before 2000-01-01 (PRONSCORE_EARLIEST_SUBMITTED_AT)")
+    ]

@@ -65,9 +65,10 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
         run_batch(batch_id, runtime)
     assessments, diffs, statuses = _counts()
     assert (assessments, diffs) == (0, 0), "nothing half-written"
-    assert statuses == {RecordingStatus.scoring}
+    assert statuses == {RecordingStatus.queued}, "given back with the batch"
     with session_scope(get_settings().database_url) as session:
         assert session.get(Batch, batch_id).status.value == "queued", "given back for the retry"
+        assert set(session.execute(select(Recording.attempts)).scalars()) == {0}, "an outage costs nothing"
 
     monkeypatch.setattr(batches, "upsert_assessments", real_upsert)
     retry = run_batch(batch_id, runtime)
@@ -91,3 +92,32 @@ def test_recordings_that_keep_crashing_their_batch_fail_after_the_attempt_cap(
     with session_scope(get_settings().database_url) as session:
         reasons = set(session.execute(select(Recording.failure_reason)).scalars())
     assert reasons == {"attempts_exhausted"}
+
+
+class BrokenEngine:
+    """An engine with a bug: every batch raises, as a worker's own fault would."""
+
+    def __init__(self, engine: Phi4Engine) -> None:
+        self.version = engine.version
+
+    def score(self, items: list) -> list:
+        raise RuntimeError("a bug in the engine")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_error_of_the_workers_own_gives_the_batch_back_charged(no_worker: dict, engine: Phi4Engine) -> None:
+    (batch_id,) = (
+        ScoringClient(get_settings().model_copy(update={"batch_audio_seconds": 1000.0}))
+        .enqueue(short_sample(2), run="night")
+        .batches
+    )
+    runtime = Runtime(get_settings(), engine=BrokenEngine(engine))
+    for attempt in range(1, get_settings().max_attempts + 1):
+        with pytest.raises(RuntimeError, match="a bug"):
+            run_batch(batch_id, runtime)
+        with session_scope(get_settings().database_url) as session:
+            assert set(session.execute(select(Recording.attempts)).scalars()) == {attempt}
+    outcome = run_batch(batch_id, runtime)
+    assert outcome.failed == {"attempts_exhausted": 2}, "it ends instead of going round for ever"

@@ -1,0 +1,161 @@
+"""Registering a chunk of enqueued rows in a few set-wise statements, idempotently.
+
+The same recording_id with the same content (sha256) is the same recording: enqueued again it
+is already known, or corrected when its text, learner, class or date changed (a changed text
+queues it again, since its assessment depends on the text). The same id with new content is a
+new version. Rows whose audio did not decode are registered as failed, with their reason, and
+counted by the caller, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import Learner, Recording, RecordingStatus
+
+
+@dataclass(frozen=True)
+class NewRecording:
+    """One row to register; `failure` is (reason, detail) for audio refused at intake."""
+
+    source_id: str
+    learner: str
+    class_id: str | None
+    sha256: str
+    storage_uri: str
+    reference_text: str
+    submitted_at: datetime
+    duration_seconds: float | None
+    failure: tuple[str, str] | None = None
+
+
+@dataclass
+class ChunkRegistration:
+    inserted: int = 0
+    new_versions: int = 0
+    already_known: int = 0
+    corrected: int = 0
+    waiting: dict[int, float | None] = field(default_factory=dict)
+
+
+def upsert_learners(session: Session, learners: dict[str, str | None]) -> dict[str, int]:
+    """Learner ids by external id; a learner's class is the one named last."""
+    if not learners:
+        return {}
+    statement = insert(Learner).values([{"external_id": k, "class_id": v} for k, v in learners.items()])
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Learner.external_id],
+            set_={"class_id": statement.excluded.class_id},
+            where=Learner.class_id.is_distinct_from(statement.excluded.class_id),
+        )
+    )
+    rows = session.execute(select(Learner.external_id, Learner.id).where(Learner.external_id.in_(list(learners))))
+    return dict(rows.all())
+
+
+def _changes(known: Recording, row: NewRecording, learner_id: int) -> dict[str, Any]:
+    """The fields a row corrects: its learner, class, text or date differ from the known recording's."""
+    wanted = {
+        "learner_id": learner_id,
+        "class_id": row.class_id,
+        "reference_text": row.reference_text,
+        "submitted_at": row.submitted_at,
+    }
+    return {name: value for name, value in wanted.items() if getattr(known, name) != value}
+
+
+def register_chunk(session: Session, rows: Sequence[NewRecording], run_id: Callable[[], int]) -> ChunkRegistration:
+    """Register `rows` (distinct recording ids); `run_id()` names the run, created on first need
+    so that a chunk of known recordings makes no run. Recordings to batch end in `waiting`."""
+    outcome = ChunkRegistration()
+    learners = upsert_learners(session, {row.learner: row.class_id for row in rows})
+    known_rows = session.execute(
+        select(Recording).where(Recording.source_id.in_([row.source_id for row in rows])).with_for_update()
+    ).scalars()
+    versions: dict[str, dict[str, Recording]] = {}
+    for recording in known_rows:
+        versions.setdefault(recording.source_id, {})[recording.sha256] = recording
+    fresh = []
+    for row in rows:
+        known = versions.get(row.source_id, {}).get(row.sha256)
+        if known is None:
+            fresh.append(row)
+            outcome.new_versions += row.source_id in versions and row.failure is None
+            continue
+        _update_known(session, known, row, learners[row.learner], outcome, run_id)
+    if fresh:
+        _insert(session, fresh, learners, run_id(), outcome)
+    return outcome
+
+
+def _update_known(
+    session: Session,
+    known: Recording,
+    row: NewRecording,
+    learner_id: int,
+    outcome: ChunkRegistration,
+    run_id: Callable[[], int],
+) -> None:
+    changes = _changes(known, row, learner_id)
+    if row.storage_uri.startswith("s3://") and not known.storage_uri.startswith("s3://"):
+        # Registered from a local path by a ratings import; its copy is in the store now.
+        changes |= {"storage_uri": row.storage_uri, "duration_seconds": row.duration_seconds}
+    in_store = changes.get("storage_uri", known.storage_uri).startswith("s3://")
+    rescore = "reference_text" in changes and in_store
+    never_batched = known.status == RecordingStatus.queued and known.batch_id is None and in_store
+    if rescore or never_batched:
+        changes |= {
+            "status": RecordingStatus.queued,
+            "batch_id": None,
+            "attempts": 0,
+            "failure_reason": None,
+            "last_error": None,
+            "run_id": run_id(),
+        }
+        outcome.waiting[known.id] = changes.get("duration_seconds", known.duration_seconds)
+    if changes:
+        session.execute(update(Recording).where(Recording.id == known.id).values(**changes))
+    if row.failure:  # counted as failed at intake, however often it is sent
+        return
+    if {"learner_id", "class_id", "reference_text", "submitted_at"} & changes.keys():
+        outcome.corrected += 1
+    else:
+        outcome.already_known += 1
+
+
+def _insert(
+    session: Session, rows: Sequence[NewRecording], learners: dict[str, int], run_id: int, outcome: ChunkRegistration
+) -> None:
+    values = [
+        {
+            "source_id": row.source_id,
+            "sha256": row.sha256,
+            "learner_id": learners[row.learner],
+            "class_id": row.class_id,
+            "storage_uri": row.storage_uri,
+            "reference_text": row.reference_text,
+            "submitted_at": row.submitted_at,
+            "duration_seconds": row.duration_seconds,
+            "run_id": run_id,
+            "status": RecordingStatus.failed if row.failure else RecordingStatus.queued,
+            "attempts": 0,
+            "failure_reason": row.failure[0] if row.failure else None,
+            "last_error": row.failure[1] if row.failure else None,
+        }
+        for row in rows
+    ]
+    statement = insert(Recording).values(values).on_conflict_do_nothing(index_elements=["source_id", "sha256"])
+    inserted = session.execute(statement.returning(Recording.id, Recording.status, Recording.duration_seconds)).all()
+    queued = {recording_id: seconds for recording_id, status, seconds in inserted if status == RecordingStatus.queued}
+    outcome.waiting |= queued
+    outcome.inserted += len(queued)
+    # A row another enqueue registered meanwhile is a known one.
+    outcome.already_known += sum(row.failure is None for row in rows) - len(queued)

@@ -1,0 +1,119 @@
+"""Outages heal: the store or the database going away for longer than the old retry budget
+costs no recording anything. Real worker process, real S3 server and PostgreSQL, both really
+taken away."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from db.models import Assessment, Batch, Recording
+from db.session import session_scope
+from producer.client import ScoringClient
+from pronscore.settings import get_settings
+from tests.conftest import ADMIN_DSN
+from tests.pipeline import S3Server, WorkerProcess, short_sample, wait_for_run
+
+# Each of these outages outlasts the old budget: three claims of a batch, each charging its
+# recordings an attempt, spent within seconds by the task's retries.
+CLAIMS_DURING_OUTAGE = 5
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[S3Server]:
+    """An S3 server of this test's own, so taking it away disturbs no other test."""
+    server = S3Server.start(tmp_path / "s3")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outage_env(pipeline_env: dict, own_store: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "PRONSCORE_S3_ENDPOINT_URL": own_store.endpoint,
+        "PRONSCORE_RETRY_BACKOFF_SECONDS": "0.2",
+        "PRONSCORE_RETRY_BACKOFF_MAX_SECONDS": "1",
+        "PRONSCORE_RETRY_HORIZON_SECONDS": "300",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return {**pipeline_env, **values}
+
+
+def _claims(database_dsn: str) -> int:
+    """The most claims of one batch so far, or CLAIMS_DURING_OUTAGE once nothing is left to do
+    (as when recordings fail for the attempts an outage cost them)."""
+    with psycopg.connect(database_dsn, autocommit=True) as conn:
+        claims = conn.execute("SELECT coalesce(max(attempts), 0) FROM batches").fetchone()[0]
+        left = conn.execute("SELECT count(*) FROM recordings WHERE status IN ('queued', 'scoring')").fetchone()[0]
+    return claims if left else max(claims, CLAIMS_DURING_OUTAGE)
+
+
+def _assert_all_scored_once_at_no_cost(run: str, expected: int) -> None:
+    assert wait_for_run(run, expected, timeout=180) == {"scored": expected}
+    with session_scope(get_settings().database_url) as session:
+        assert set(session.execute(select(Recording.attempts)).scalars()) == {0}, "no attempt was charged"
+        per_recording = session.execute(select(func.count()).select_from(Assessment)).scalar_one()
+        assert per_recording == expected
+        assert max(session.execute(select(Batch.attempts)).scalars()) >= CLAIMS_DURING_OUTAGE
+
+
+def test_a_store_outage_costs_no_recording_anything(
+    outage_env: dict, own_store: S3Server, worker_process: WorkerProcess
+) -> None:
+    worker_process.stop()
+    ScoringClient().enqueue(short_sample(8), run="night-store-down")
+    own_store.stop()
+    worker_process.ensure_running(outage_env)
+    dsn = outage_env["PRONSCORE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + 120
+    while _claims(dsn) < CLAIMS_DURING_OUTAGE:
+        assert time.monotonic() < deadline, "the worker never retried"
+        time.sleep(0.2)
+    own_store.restart()
+    _assert_all_scored_once_at_no_cost("night-store-down", 8)
+
+
+def _retries_logged(worker: WorkerProcess) -> int:
+    return worker.log_path.read_text().count("retry: Retry in") if worker.log_path.exists() else 0
+
+
+def test_a_database_outage_costs_no_recording_anything(outage_env: dict, worker_process: WorkerProcess) -> None:
+    worker_process.stop()
+    ScoringClient().enqueue(short_sample(8), run="night-db-down")
+    dsn = outage_env["PRONSCORE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    name = dsn.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 180
+    # First the database refuses every connection: the worker cannot even claim a batch.
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            retries_before = _retries_logged(worker_process)
+            worker_process.ensure_running(outage_env)
+            while _retries_logged(worker_process) < retries_before + CLAIMS_DURING_OUTAGE:
+                assert time.monotonic() < deadline, "the worker never retried"
+                time.sleep(0.2)
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    # Then every claim succeeds and every completion dies: the worker's connections are cut
+    # while it writes its results (held up by a lock on the assessments table).
+    deadline = time.monotonic() + 180
+    with psycopg.connect(dsn) as locker, psycopg.connect(dsn, autocommit=True) as admin:
+        locker.execute("LOCK TABLE assessments IN ACCESS EXCLUSIVE MODE")
+        while _claims(dsn) < CLAIMS_DURING_OUTAGE:
+            assert time.monotonic() < deadline, "the worker never came back"
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid NOT IN (%s, pg_backend_pid())",
+                (locker.info.backend_pid,),
+            )
+            time.sleep(0.05)
+        locker.rollback()
+    _assert_all_scored_once_at_no_cost("night-db-down", 8)
