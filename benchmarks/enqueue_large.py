@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -26,20 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alembic import command  # noqa: E402
-
-from migrations import alembic_config  # noqa: E402
+from benchmarks.services import bench_settings  # noqa: E402
 from producer.client import ScoringClient  # noqa: E402
 from producer.sample import sample_submissions  # noqa: E402
-from pronscore.settings import Settings  # noqa: E402
-from tests.pipeline import free_port_block  # noqa: E402
-
-REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def write_manifest(path: Path, rows: int) -> None:
@@ -65,24 +57,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pronscore-enqueue-"))
     manifest = work / "night.csv"
     write_manifest(manifest, args.rows)
-    port = free_port_block()
-    server = subprocess.run(
-        [str(ROOT / "scripts" / "s3-server"), str(work / "s3"), str(port), "bench", "bench-secret"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    database = f"pronscore_bench_{os.getpid()}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    try:
-        settings = Settings(
-            database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-            redis_url=REDIS_URL,
-            s3_endpoint_url=f"http://127.0.0.1:{port}",
-            s3_access_key_id="bench",
-            s3_secret_access_key="bench-secret",
-        )
-        command.upgrade(alembic_config(settings.database_url), "head")
-        redis.Redis.from_url(REDIS_URL).flushdb()
+    with bench_settings(work) as settings:
         rss_before = peak_rss_mib()
         started, cpu = time.perf_counter(), time.process_time()
         result = ScoringClient(settings).enqueue_manifest(manifest, run="bench")
@@ -112,11 +87,6 @@ def main() -> None:
         if args.out:
             args.out.write_text(json.dumps(figures, indent=2) + "\n")
         assert registered == args.rows, f"only {registered} of {args.rows} rows registered"
-    finally:
-        subprocess.run(["kill", server.stdout.strip()], check=False)
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,25 +26,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alembic import command  # noqa: E402
-
+from benchmarks.services import bench_settings  # noqa: E402
 from engines import EngineVersion  # noqa: E402
-from migrations import alembic_config  # noqa: E402
 from producer.client import ScoringClient  # noqa: E402
 from producer.sample import sample_submissions  # noqa: E402
-from pronscore.settings import Settings  # noqa: E402
 from scoring.assessment import assess  # noqa: E402
 from scoring.formats import get_format  # noqa: E402
 from scoring.lexicon import default_lexicon  # noqa: E402
 from scoring.parsing import parse_outputs  # noqa: E402
 from scoring.speechocean import parse_utterance  # noqa: E402
-from tests.pipeline import free_port_block  # noqa: E402
 from worker import fetching, runner  # noqa: E402
 from worker.runtime import Runtime  # noqa: E402
 
@@ -124,25 +117,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pronscore-bench-"))
-    port = free_port_block()
-    server = subprocess.run(
-        [str(ROOT / "scripts" / "s3-server"), str(work / "s3"), str(port), "bench", "bench-secret"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    database = f"pronscore_bench_{os.getpid()}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    try:
-        settings = Settings(
-            database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-            redis_url="redis://127.0.0.1:6379/13",
-            s3_endpoint_url=f"http://127.0.0.1:{port}",
-            s3_access_key_id="bench",
-            s3_secret_access_key="bench-secret",
-            batch_audio_seconds=1e9,
-            chunk_audio_seconds=1e9,
-        )
-        command.upgrade(alembic_config(settings.database_url), "head")
+    with bench_settings(work, batch_audio_seconds=1e9, chunk_audio_seconds=1e9) as settings:
         submissions = sample_submissions(ROOT / "data" / "speechocean762-sample")
         answers = {s.label["text"]: get_format("joint-v1").targets(parse_utterance(s.label))[0] for s in submissions}
         rows = []
@@ -207,10 +182,6 @@ def main() -> None:
             "stage_cpu_ms_per_recording": {k: round(v * 1000 / count, 2) for k, v in STAGES.items()},
         }
         print(json.dumps(result, indent=2))
-    finally:
-        subprocess.run(["kill", server.stdout.strip()], check=False)
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
