@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, RecordingStatus, Run
+from db.models import Batch, BatchStatus, RecordingStatus, Run, WordScore
 from db.reports import ReportError, ReportFilters, run_report
 from db.upserts import upsert_learner, upsert_model_version, upsert_recording
 from tests.factories import add_assessment, add_recording, scored, unparseable
@@ -168,7 +168,7 @@ def test_unknown_report_and_unsupported_filter_are_named(session: Session) -> No
 
 def test_reports_count_only_the_latest_audio_version_of_a_recording(session: Session) -> None:
     old = add_recording(session, "a1", "A", "c1", at(7))
-    add_assessment(session, old, "m1", scored((2, 2, 2, 2), [("BEAR", "B EH R")], "B AE R"))
+    old_assessment = add_assessment(session, old, "m1", scored((2, 2, 2, 2), [("BEAR", "B EH R")], "B AE R"))
     newer, _ = upsert_recording(
         session,
         source_id="a1",
@@ -180,9 +180,22 @@ def test_reports_count_only_the_latest_audio_version_of_a_recording(session: Ses
         submitted_at=at(8),
         duration_seconds=3.0,
     )
-    add_assessment(session, newer, "m1", scored((8, 8, 8, 8), [("BEAR", "B EH R")], "B EH R"))
+    new_assessment = add_assessment(session, newer, "m1", scored((8, 8, 8, 8), [("BEAR", "B EH R")], "B EH R"))
+    session.add_all(
+        [
+            WordScore(
+                assessment_id=old_assessment, word_index=0, word="BEAR", accuracy=2.0, error_type="Mispronunciation"
+            ),
+            WordScore(assessment_id=new_assessment, word_index=0, word="BEAR", accuracy=8.0, error_type="None"),
+        ]
+    )
+    session.flush()
     assert _progress(session) == [
         ("A", "2026-W37", 1, D("8.00"), D("8.00"), D("8.00"), D("8.00"), D("0.00"), D("0.00"))
     ]
     weak = run_report(session, "class-weak-phones", ReportFilters())
     assert weak.rows == [], "the retake has no substitution; the old take no longer counts"
+    words = run_report(session, "learner-words", ReportFilters())
+    assert [(r["word"], r["readings"], r["accuracy"], r["mispronounced"]) for r in words.rows] == [
+        ("BEAR", 1, D("8.0"), 0)
+    ]
