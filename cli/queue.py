@@ -19,10 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.common import console, err_console, fail, settings
-from db.runs import UnknownRun
 from producer.client import EnqueueResult, ScoringClient
 from producer.manifest import ManifestError
-from pronscore.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +45,6 @@ def enqueue(
             )
         except ManifestError as error:
             fail(f"{error}; nothing was registered")
-        except StorageError as error:
-            fail(str(error))
     for error in result.rejected:
         err_console.print(f"[yellow]rejected[/] {manifest.name} {error}", highlight=False)
     for error in result.failed_at_intake:
@@ -57,7 +53,7 @@ def enqueue(
     if result.nothing_enqueued:
         fail(f"{manifest.name}: no row could be enqueued; no run was created")
     if not result.sent:
-        err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
+        _warn_unsent()
     if result.run_id is not None:
         print(result.run)
     if result.rejected or result.failed_at_intake:
@@ -86,24 +82,22 @@ def retry(
     reason: str | None = typer.Option(None, "--reason", help="Only recordings failed for this reason."),
 ) -> None:
     """Queue a run's failed recordings again, attempts reset (after fixing what failed them)."""
-    try:
-        outcome = ScoringClient(settings()).retry(run, reason)
-    except UnknownRun as error:
-        fail(str(error))
+    outcome = ScoringClient(settings()).retry(run, reason)
     console.print(
         f"run {outcome.run}: {outcome.requeued} failed recordings queued again in {len(outcome.batches)} batches",
         highlight=False,
     )
     if not outcome.sent:
-        err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
+        _warn_unsent()
+
+
+def _warn_unsent() -> None:
+    err_console.print("[yellow]warning:[/] the broker is unreachable; `pronscore sweep` will send the batches")
 
 
 def status(run: str | None = typer.Argument(None, help="Run name or id (default: the newest run).")) -> None:
     """Recordings per status and failure reason, progress of running batches, throughput, and time left."""
-    try:
-        state = ScoringClient(settings()).status(run)
-    except UnknownRun as error:
-        fail(str(error))
+    state = ScoringClient(settings()).status(run)
     console.print(f"run {state.run}: {state.total} recordings", highlight=False)
     table = Table()
     table.add_column("status")

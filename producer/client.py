@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
 
 from db.batches import create_batches, requeue_failed
@@ -104,7 +106,7 @@ class ContentSeen:
 
     def __init__(self, limit: int = 50_000) -> None:
         self.limit = limit
-        self._verdicts: dict[tuple[str, bool], _Verdict] = {}
+        self._verdicts: OrderedDict[tuple[str, bool], _Verdict] = OrderedDict()
 
     def get(self, key: tuple[str, bool]) -> _Verdict | None:
         return self._verdicts.get(key)
@@ -112,7 +114,7 @@ class ContentSeen:
     def add(self, key: tuple[str, bool], verdict: _Verdict) -> _Verdict:
         self._verdicts[key] = verdict
         while len(self._verdicts) > self.limit:
-            self._verdicts.pop(next(iter(self._verdicts)), None)
+            self._verdicts.popitem(last=False)  # atomic, unlike iterating while intake threads add
         return verdict
 
 
@@ -120,6 +122,11 @@ class ScoringClient:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.store = AudioStore(self.settings)
+
+    @cached_property
+    def _celery(self) -> Celery:
+        """One Celery app (and its broker connections) for every chunk's send, made on first need."""
+        return make_celery(self.settings)
 
     # Enqueue ---------------------------------------------------------------------------
 
@@ -144,9 +151,8 @@ class ScoringClient:
         self, rows: Iterable[NumberedRow], base: Path | None, run: str | None, progress: Progress | None
     ) -> EnqueueResult:
         self.store.ensure_bucket()  # wrong credentials fail here, before anything is registered
-        repeated = repeated_ids(rows)
-        result = EnqueueResult(run=run or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-        result.rows = sum(1 for _ in rows)
+        repeated, count = repeated_ids(rows)
+        result = EnqueueResult(run=run or f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}", rows=count)
         done, chunk, seen = 0, [], ContentSeen()
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="intake") as pool:
             for item in validated(rows, RowRules.from_settings(self.settings, base), repeated):
@@ -253,7 +259,7 @@ class ScoringClient:
         if not batch_ids:
             return True
         try:
-            send_batches(make_celery(self.settings), batch_ids)
+            send_batches(self._celery, batch_ids)
         except (BrokerError, OSError) as error:
             log.warning("could not send %d batches (%s); `pronscore sweep` will send them", len(batch_ids), error)
             return False

@@ -162,15 +162,18 @@ def validate_row(line: int, raw: Mapping[str, Any], rules: RowRules) -> Submissi
     )
 
 
-def repeated_ids(rows: Iterable[NumberedRow]) -> dict[str, list[int]]:
-    """Lines of each recording_id that appears on more than one row."""
+def repeated_ids(rows: Iterable[NumberedRow]) -> tuple[dict[str, list[int]], int]:
+    """Lines of each recording_id that appears on more than one row, and how many rows there
+    are (counted in the same pass, so a manifest on disk is not read once more to count it)."""
     lines_of: dict[str, list[int]] = defaultdict(list)
+    count = 0
     for line, raw in rows:
+        count += 1
         if not isinstance(raw, RowError):
             recording_id = "" if raw.get("recording_id") is None else str(raw.get("recording_id")).strip()
             if recording_id:
                 lines_of[recording_id].append(line)
-    return {rid: lines for rid, lines in lines_of.items() if len(lines) > 1}
+    return {rid: lines for rid, lines in lines_of.items() if len(lines) > 1}, count
 
 
 def validated(
@@ -275,6 +278,6 @@ def read_manifest(path: Path, settings: Settings | None = None) -> Validated:
     manifest = Manifest(path)
     rules = RowRules.from_settings(settings or get_settings(), path.parent)
     result = Validated()
-    for item in validated(manifest, rules, repeated_ids(manifest)):
+    for item in validated(manifest, rules, repeated_ids(manifest)[0]):
         (result.errors if isinstance(item, RowError) else result.submissions).append(item)
     return result

@@ -28,15 +28,19 @@ def add_recording(
     duration: float | None = 3.0,
     status: RecordingStatus = RecordingStatus.queued,
     failure_reason: str | None = None,
+    take: str | None = None,
+    reference_text: str = "TEXT",
 ) -> int:
+    """A recording's row; `take` names another audio version of the same recording id."""
+    key = source_id if take is None else f"{source_id}-{take}"
     recording_id, _ = upsert_recording(
         session,
         source_id=source_id,
-        sha256=f"sha-{source_id}",
+        sha256=f"sha-{key}",
         learner_id=upsert_learner(session, learner, class_id),
         class_id=class_id,
-        storage_uri=f"s3://bucket/{source_id}",
-        reference_text="TEXT",
+        storage_uri=f"s3://bucket/{key}",
+        reference_text=reference_text,
         submitted_at=submitted_at,
         duration_seconds=duration,
         run_id=run_id,

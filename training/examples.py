@@ -12,9 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from peft import PeftModel
-from torch import nn
 
+from engines.phi4mm.inputs import language_model
 from engines.phi4mm.loading import ModelParts
 from scoring.audio import SAMPLE_RATE
 from scoring.formats import AUDIO_PLACEHOLDER
@@ -22,17 +21,12 @@ from scoring.formats import AUDIO_PLACEHOLDER
 IGNORE_INDEX = -100
 
 
-def _inner(parts: ModelParts) -> nn.Module:
-    model = parts.model
-    return (model.get_base_model() if isinstance(model, PeftModel) else model).model
-
-
 def audio_embeddings(parts: ModelParts, samples: np.ndarray) -> torch.Tensor:
     """One recording's audio embeddings (one row per audio token of its prompts), through the
     model's own audio embedding in speech mode: it fills a row of audio tokens, nothing else."""
     features = parts.features([samples], sampling_rate=SAMPLE_RATE, return_tensors="pt")
     size = int(features["audio_embed_sizes"][0])
-    inner = _inner(parts)
+    inner = language_model(parts)
     device = parts.model.device
     ids = torch.full((1, size), parts.model.config.audio_config.audio_token_id, dtype=torch.long, device=device)
     slots = torch.zeros((1, size, inner.config.hidden_size), dtype=inner.embed_tokens.weight.dtype, device=device)
@@ -63,7 +57,7 @@ def supervised_example(
     prompt_ids = parts.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"][0]
     device = parts.model.device
     ids = torch.cat([prompt_ids, answer]).to(device)
-    embeds = _inner(parts).embed_tokens(ids)
+    embeds = language_model(parts).embed_tokens(ids)
     positions = ids == parts.model.config.audio_config.audio_token_id
     embeds = embeds.masked_scatter(positions[:, None], audio.to(device, embeds.dtype))
     labels = torch.full((ids.shape[0],), IGNORE_INDEX, dtype=torch.long, device=device)

@@ -112,9 +112,9 @@ def fit(items: Sequence[Analysed], version: str, trained_on: dict[str, Any] | No
     found = [features(item.analysis, centres) for item in usable]  # type: ignore[arg-type]
     phone_rows, phone_targets, word_rows, word_targets = [], [], [], []
     for item, f in zip(usable, found, strict=True):
-        centred = {(e.word_index, e.start): e for e in f.evidence}
+        by_position = {(e.word_index, e.start): e for e in f.evidence}
         for e, score, _ in _labelled_phones(item):
-            phone_rows.append(phone_features(centred[(e.word_index, e.start)]))
+            phone_rows.append(phone_features(by_position[(e.word_index, e.start)]))
             phone_targets.append(score)
         for index, word in enumerate(item.utterance.words):
             if word.accuracy is not None and index in f.words:

@@ -74,6 +74,11 @@ class ReportResult:
     rows: list[dict[str, Any]]
 
 
+def read_sql(file_name: str) -> str:
+    """The text of one of this package's SQL files."""
+    return resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
+
+
 def run_report(session: Session, name: str, filters: ReportFilters) -> ReportResult:
     spec = REPORTS.get(name)
     if spec is None:
@@ -82,9 +87,8 @@ def run_report(session: Session, name: str, filters: ReportFilters) -> ReportRes
     if unsupported:
         flags = ", ".join("--" + f.removesuffix("_id") for f in sorted(unsupported))
         raise ReportError(f"report {name} does not take {flags}")
-    sql = resources.files(__package__).joinpath(spec.sql_file).read_text(encoding="utf-8")
     result = session.execute(
-        text(sql),
+        text(read_sql(spec.sql_file)),
         {
             "class_id": filters.class_id,
             "learner_id": filters.learner_id,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db.models import Learner, Recording
+from db.reports import read_sql
 from scoring.scores import SCORE_ASPECTS
 
 
@@ -104,9 +104,10 @@ def recording_feedback(session: Session, recording_id: str, model: str | None = 
         failure_reason=recording.failure_reason,
         detail=recording.last_error,
     )
-    sql = resources.files(__package__).joinpath("recording_feedback.sql").read_text(encoding="utf-8")
     by_model: dict[str, AssessmentFeedback] = {}
-    for row in session.execute(text(sql), {"recording_id": recording_id, "model": model}).mappings():
+    for row in session.execute(
+        text(read_sql("recording_feedback.sql")), {"recording_id": recording_id, "model": model}
+    ).mappings():
         assessment = by_model.get(row["model"])
         if assessment is None:
             assessment = by_model[row["model"]] = AssessmentFeedback(

@@ -5,12 +5,13 @@ transformers' processor does, and the audio encoder fills those positions.
 
 Serving encodes a batch's audio in one call of the padding-safe encoder (`audio_encoder`), once
 per recording however many turns its task format has, and builds the prompts of a batch
-around those embeddings (`PromptTokens`, `batch_embeddings`). Training builds one example at a
-time (`prompt_embeddings`), through the native encoder.
+around those embeddings (`PromptTokens`, `batch_embeddings`). `prompt_embeddings` builds one
+prompt through the native encoder, the reference that tests compare training's examples with.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from engines.phi4mm.audio_encoder import encode_audio
 from engines.phi4mm.loading import ModelParts
 from scoring.audio import SAMPLE_RATE
 from scoring.formats import AUDIO_PLACEHOLDER
+
+# Distinct prompt texts kept tokenized: every sentence of a night's manifests, several times over.
+TOKENIZED_TEXTS = 16384
 
 
 def prompt_ids(parts: ModelParts, samples: np.ndarray, prompt: str) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -46,7 +50,7 @@ def prompt_embeddings(
     model = parts.model
     device = model.device
     ids = ids.to(device)
-    inner = (model.get_base_model() if isinstance(model, PeftModel) else model).model
+    inner = language_model(parts)
     dtype = inner.embed_tokens.weight.dtype
     embeds = inner.embed_tokens(ids)
     embeds = inner.embed_tokens_extend(
@@ -59,7 +63,8 @@ def prompt_embeddings(
     return embeds[0]
 
 
-def _language_model(parts: ModelParts) -> Any:
+def language_model(parts: ModelParts) -> Any:
+    """The decoder inside the model (under its peft wrapper, if any): token and audio embeddings."""
     model = parts.model
     return (model.get_base_model() if isinstance(model, PeftModel) else model).model
 
@@ -93,25 +98,24 @@ def audio_features(parts: ModelParts, samples: Sequence[np.ndarray]) -> AudioFea
 
 def audio_embeddings(parts: ModelParts, audio: AudioFeatures) -> list[torch.Tensor]:
     """Each recording's audio embeddings, from one padding-safe encoder call for the batch."""
-    embedding = _language_model(parts).embed_tokens_extend.audio_embed
+    embedding = language_model(parts).embed_tokens_extend.audio_embed
     return encode_audio(embedding, audio.features, audio.frame_lengths, audio.embed_sizes)
 
 
 class PromptTokens:
     """Token ids of prompts with their audio placeholder expanded. The audio token is a special
-    token, so the text on either side tokenizes on its own; each distinct text is tokenized
-    once, however many recordings share it."""
+    token, so the text on either side tokenizes on its own; a text is tokenized once however
+    many recordings share it, and the cache is bounded because the text after the audio holds
+    each recording's reference sentence, which a long-lived worker sees without end."""
 
     def __init__(self, parts: ModelParts) -> None:
         self.tokenizer = parts.tokenizer
         self.audio_id = parts.model.config.audio_config.audio_token_id
         self.pad_id = self.tokenizer.pad_token_id
-        self._texts: dict[str, list[int]] = {}
+        self._ids = functools.lru_cache(maxsize=TOKENIZED_TEXTS)(self._tokenize)
 
-    def _ids(self, text: str) -> list[int]:
-        if text not in self._texts:
-            self._texts[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return self._texts[text]
+    def _tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def ids(self, prompt: str, audio_tokens: int) -> list[int]:
         before, after = prompt.split(AUDIO_PLACEHOLDER)
@@ -124,7 +128,7 @@ def batch_embeddings(
     """Token embeddings of prompt ids, left-padded so every row ends where its answer begins,
     with each row's audio embeddings at its audio tokens (as the native embedding places
     them); returns the batch and its attention mask."""
-    language = _language_model(parts)
+    language = language_model(parts)
     device = language.embed_tokens.weight.device
     length = max(len(ids) for ids in prompts)
     ids = torch.full((len(prompts), length), pad_id, dtype=torch.long)

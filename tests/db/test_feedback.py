@@ -15,7 +15,7 @@ from cli.app import app
 from db.models import Recording, RecordingStatus
 from db.reports.feedback import UnknownRecording, recording_feedback
 from db.session import session_scope
-from db.upserts import upsert_learner, upsert_model_version, upsert_recording
+from db.upserts import upsert_model_version
 from producer.client import ScoringClient
 from pronscore.settings import Settings
 from tests.db.test_report_role import _connect_as_reporter
@@ -30,17 +30,7 @@ runner = CliRunner()
 def _build(session: Session) -> None:
     """r1: the model heard "W IY B AE" (EH→AE, R dropped), the expert heard it all right; r1's
     older version was heard otherwise. r2 failed before any assessment."""
-    old = upsert_recording(
-        session,
-        source_id="r1",
-        sha256="old-audio",
-        learner_id=upsert_learner(session, "kim", "4a"),
-        class_id="4a",
-        storage_uri="s3://bucket/old",
-        reference_text="We bear",
-        submitted_at=WHEN,
-        duration_seconds=2.0,
-    )[0]
+    old = add_recording(session, "r1", "kim", "4a", WHEN, take="old", reference_text="We bear", duration=2.0)
     add_assessment(session, old, MODEL, scored((2, 2, 2, 2), WORDS, "W IY"))
     session.execute(update(Recording).where(Recording.id == old).values(created_at=datetime(2026, 9, 1, tzinfo=UTC)))
     r1 = add_recording(session, "r1", "kim", "4a", WHEN)

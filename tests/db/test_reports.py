@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Batch, BatchStatus, RecordingStatus, Run, WordScore
 from db.reports import ReportError, ReportFilters, run_report
-from db.upserts import upsert_learner, upsert_model_version, upsert_recording
+from db.upserts import upsert_model_version
 from tests.factories import add_assessment, add_recording, scored, unparseable
 
 
@@ -169,17 +169,7 @@ def test_unknown_report_and_unsupported_filter_are_named(session: Session) -> No
 def test_reports_count_only_the_latest_audio_version_of_a_recording(session: Session) -> None:
     old = add_recording(session, "a1", "A", "c1", at(7))
     old_assessment = add_assessment(session, old, "m1", scored((2, 2, 2, 2), [("BEAR", "B EH R")], "B AE R"))
-    newer, _ = upsert_recording(
-        session,
-        source_id="a1",
-        sha256="sha-a1-retake",
-        learner_id=upsert_learner(session, "A", "c1"),
-        class_id="c1",
-        storage_uri="s3://bucket/a1-retake",
-        reference_text="BEAR",
-        submitted_at=at(8),
-        duration_seconds=3.0,
-    )
+    newer = add_recording(session, "a1", "A", "c1", at(8), take="retake", reference_text="BEAR")
     new_assessment = add_assessment(session, newer, "m1", scored((8, 8, 8, 8), [("BEAR", "B EH R")], "B EH R"))
     session.add_all(
         [
