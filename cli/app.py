@@ -6,7 +6,7 @@ from importlib.metadata import version as package_version
 
 import typer
 
-from cli import db, feedback, gop, model, queue, ratings, report, runs, sample, training
+from cli import db, feedback, gop, model, publish, queue, ratings, report, runs, sample, training
 from cli.errors import DEBUG_VARIABLE, FriendlyGroup
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ app.command("status")(queue.status)
 app.command("retry")(queue.retry)
 app.command("sweep")(queue.sweep)
 app.command("failures")(runs.failures)
+app.command("publish")(publish.publish)
 app.command("show")(feedback.show)
 app.command("import-ratings")(ratings.import_ratings_command)
 app.command("train")(training.train)

@@ -1,4 +1,5 @@
-"""`pronscore report NAME`: the named reports as a table, CSV or JSON, with an optional chart.
+"""`pronscore report NAME`: the named reports as a table, CSV or JSON, with an optional chart;
+`pronscore report html`: the teacher's static site.
 
 One command per report, made from its spec (`db/reports/catalog.py`): its help, the filters it
 takes and whether it compares or plots come from there. Score reports show one model version at
@@ -12,7 +13,7 @@ import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import typer
@@ -23,25 +24,30 @@ from cli.common import err_console, fail, settings
 from cli.output import Column, OutputFormat, write_rows
 from db.reports import REPORTS, ReportError, ReportFilters, ReportResult, ReportSpec, newest_model, run_report
 from db.session import session_scope
+from pronscore.storage import AudioStore
+from publishing.content import SiteError, SiteRequest
+
+if TYPE_CHECKING:
+    from publishing.site import BuiltSite
 
 
 class ReportGroup(TyperGroup):
     """The reports in the order they are declared; an unknown name lists the known ones."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(REPORTS)
+        return [*REPORTS, "html"]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
-            fail(f"unknown report {cmd_name!r}; choose one of {', '.join(REPORTS)}")
+            fail(f"unknown report {cmd_name!r}; choose one of {', '.join(REPORTS)} (or html, the teacher's site)")
         return command
 
 
 app = typer.Typer(
     cls=ReportGroup,
     no_args_is_help=True,
-    help="Named reports from the database's report views.",
+    help="Named reports from the database's report views, and the teacher's site (html).",
 )
 
 
@@ -201,3 +207,54 @@ def _report_command(spec: ReportSpec) -> None:
 
 for _spec in REPORTS.values():
     _report_command(_spec)
+
+
+def build_html(request: SiteRequest, out: Path, audio: bool) -> BuiltSite:
+    """Build the teacher's site as the read-only role, fetching audio from the store."""
+    from sqlalchemy.exc import OperationalError
+
+    from publishing.site import build_site
+    from publishing.source import report_database_url
+
+    store = AudioStore(settings()) if audio else None
+    try:
+        with session_scope(report_database_url(settings())) as session:
+            return build_site(session, store, request, out)
+    except SiteError as error:
+        fail(str(error))
+    except OperationalError as error:
+        fail(
+            f"cannot read the report views as the read-only role ({str(error.orig).strip().splitlines()[0]}); "
+            "set PRONSCORE_REPORT_DATABASE_URL (user pronscore_report) or run `pronscore db upgrade`"
+        )
+
+
+@app.command("html")
+def html(
+    class_id: str | None = typer.Option(None, "--class", help="The class to build the site of."),
+    all_classes: bool = typer.Option(False, "--all-classes", help="Every class, with an index page of classes."),
+    out: Path = typer.Option(..., "--out", help="Folder to write (created; a previous build there is replaced)."),
+    since: str | None = typer.Option(None, "--since", help="Only from this date's week on (YYYY-MM-DD)."),
+    model: str | None = typer.Option(
+        None, "--model", help="The model version whose scores to show (default: the newest model)."
+    ),
+    compare: str | None = typer.Option(
+        None, "--compare", help="Another version drawn beside it, never averaged with it, e.g. human:expert."
+    ),
+    recent: int = typer.Option(
+        10, "--recent", min=0, max=1000, help="Latest recordings per learner shown with feedback and audio."
+    ),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out (no S3 store needed)."),
+) -> None:
+    """The teacher's static site: a class page and a page per learner, offline, no server needed."""
+    if (class_id is None) == (not all_classes):
+        fail("give --class C or --all-classes (one of the two)")
+    request = SiteRequest(
+        classes=(class_id,) if class_id else (), since=parse_since(since), model=model, compare=compare, recent=recent
+    )
+    built = build_html(request, out, audio=not no_audio)
+    err_console.print(
+        f"site of {built.classes} class(es), {built.learners} learners, {built.audio_files} recordings' audio",
+        highlight=False,
+    )
+    print(built.folder / "index.html")

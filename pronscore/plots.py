@@ -1,7 +1,9 @@
-"""Charts for reports (matplotlib, written to PNG without a display)."""
+"""Charts for reports (matplotlib without a display): PNG files for the terminal's reports, inline
+SVG for the teacher's site."""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,3 +115,85 @@ def scatter(pairs: Sequence[tuple[float, float]], path: Path, aspect: str, title
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One model version's weekly figures for a chart: per aspect, each week's mean and how
+    many recordings it averages. `dashed` draws it in the compared style."""
+
+    key: str
+    points: dict[str, dict[Any, tuple[float, int]]]
+    dashed: bool = False
+
+
+def _svg(figure: Figure, salt: str) -> str:
+    """The figure as an inline `<svg>` element: text kept as text (the page's font), no metadata,
+    element ids made unique by `salt` so that many charts can share one page."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _week_axis(axes: Axes, weeks: Sequence[Any]) -> None:
+    axes.set_xticks(list(range(len(weeks))), [f"{w:%d %b}" for w in weeks], rotation=90 if len(weeks) > 8 else 0)
+    axes.set_xlim(-0.5, len(weeks) - 0.5)
+
+
+def score_chart_svg(uid: str, aspect: str, weeks: Sequence[Any], series: Sequence[Series]) -> str:
+    """One aspect's chart over `weeks` (the x axis, shared by every learner of a class): each
+    series' weekly means, its points labelled with n, the compared series dashed (the page names
+    both). Each line's SVG group is `{uid}-{aspect}-{series.key}`, one marker per week with
+    recordings, so a test can count them."""
+    position = {week: i for i, week in enumerate(weeks)}
+    figure, axes = plt.subplots(figsize=(4.6, 2.9))
+    for line in series:
+        found = sorted((position[w], mean, n) for w, (mean, n) in line.points.get(aspect, {}).items())
+        (drawn,) = axes.plot(
+            [x for x, _, _ in found],
+            [y for _, y, _ in found],
+            "--" if line.dashed else "-",
+            marker="s" if line.dashed else "o",
+            markersize=4,
+            color="#7b3294" if line.dashed else "#1b6ca8",
+        )
+        drawn.set_gid(f"{uid}-{aspect}-{line.key}")
+        for x, y, n in found:
+            axes.annotate(
+                f"n={n}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(0, -11 if line.dashed else 5),
+                ha="center",
+                fontsize=7,
+                color=drawn.get_color(),
+            )
+    axes.set_title(aspect, fontsize=11)
+    axes.set_ylim(0, 10.5)
+    axes.set_ylabel("mean score (0-10)", fontsize=8)
+    axes.grid(alpha=0.3)
+    _week_axis(axes, weeks)
+    axes.tick_params(labelsize=8)
+    figure.tight_layout()
+    return _svg(figure, f"{uid}-{aspect}")
+
+
+def sparkline_svg(uid: str, weeks: Sequence[Any], totals: dict[Any, float]) -> str:
+    """A small trend line of weekly totals on a fixed 0-10 scale; its SVG group `{uid}` holds one
+    marker per week with recordings."""
+    position = {week: i for i, week in enumerate(weeks)}
+    found = sorted((position[w], value) for w, value in totals.items())
+    figure, axes = plt.subplots(figsize=(1.8, 0.5))
+    (line,) = axes.plot(
+        [x for x, _ in found], [y for _, y in found], "-o", markersize=3.5, linewidth=1.8, color="#1b6ca8"
+    )
+    line.set_gid(uid)
+    axes.set_xlim(-0.5, max(len(weeks), 1) - 0.5)
+    axes.set_ylim(0, 10)
+    axes.axhline(5, color="#bbbbbb", linewidth=0.6)
+    axes.set_axis_off()
+    figure.subplots_adjust(0.02, 0.05, 0.98, 0.95)
+    return _svg(figure, uid)
