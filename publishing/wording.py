@@ -53,7 +53,7 @@ class WordMark(StrEnum):
 
 WORD_MARK_LABELS = {
     WordMark.good: f"good ({GOOD_FROM:g} or more)",
-    WordMark.fair: f"fair ({FAIR_FROM:g} to {GOOD_FROM:g})",
+    WordMark.fair: f"fair ({FAIR_FROM:g} to {GOOD_FROM:g}, or a sound heard wrong)",
     WordMark.poor: f"poor (under {FAIR_FROM:g})",
     WordMark.missed: "missed (not heard)",
     WordMark.unscored: "no word score (see the phones)",
@@ -61,13 +61,14 @@ WORD_MARK_LABELS = {
 
 
 def word_mark(accuracy: float | None, error_type: str | None, phone_errors: int) -> WordMark:
-    """A word's band: omitted words are `missed`; a scored word by its accuracy; a word the
+    """A word's band: omitted words are `missed`; a scored word by its accuracy, but never
+    `good` when the engine heard one of its sounds wrong (`Mispronunciation`); a word the
     engine did not score (Phi-4, a rater) is `poor` when its phones were heard wrong."""
     if error_type == "Omission":
         return WordMark.missed
     if accuracy is None:
         return WordMark.poor if phone_errors else WordMark.unscored
-    if accuracy >= GOOD_FROM:
+    if accuracy >= GOOD_FROM and error_type != "Mispronunciation":
         return WordMark.good
     return WordMark.fair if accuracy >= FAIR_FROM else WordMark.poor
 

@@ -98,7 +98,11 @@ def fill_class(database_url: str, store: AudioStore) -> None:
                     )
                     for index, word in enumerate(words):
                         accuracy = (index * 3.7 + week + n) % 10
-                        error = "Omission" if accuracy < 1 else ("Mispronunciation" if accuracy < 5 else "None")
+                        error = (
+                            "Omission"
+                            if accuracy < 1
+                            else ("Mispronunciation" if accuracy < 5 or index == 2 else "None")
+                        )
                         session.add(
                             WordScore(
                                 assessment_id=assessment,

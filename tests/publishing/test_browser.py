@@ -140,7 +140,8 @@ def test_learner_page_words_audio_and_charts(class_site: ClassSite, laptop: Watc
     colours: dict[str, set[str]] = {}
     for recording, index, mark, colour in shown:
         accuracy, error = stored[(recording, index)]
-        expected = "missed" if error == "Omission" else "good" if accuracy >= 8 else "fair" if accuracy >= 5 else "poor"
+        good = accuracy >= 8 and error != "Mispronunciation"
+        expected = "missed" if error == "Omission" else "good" if good else "fair" if accuracy >= 5 else "poor"
         assert mark == expected, (recording, index, accuracy, error)
         colours.setdefault(mark, set()).add(colour)
     assert all(len(c) == 1 for c in colours.values()) and len(set().union(*colours.values())) == len(colours)

@@ -40,7 +40,8 @@ def test_word_marks_follow_accuracy_and_never_rank_a_better_word_lower(
         assert word_mark(high, error_type, errors) is WordMark.missed
         return
     assert order.index(word_mark(low, error_type, errors)) <= order.index(word_mark(high, error_type, errors))
-    expected = WordMark.good if high >= GOOD_FROM else WordMark.fair if high >= FAIR_FROM else WordMark.poor
+    good = high >= GOOD_FROM and error_type != "Mispronunciation"
+    expected = WordMark.good if good else WordMark.fair if high >= FAIR_FROM else WordMark.poor
     assert word_mark(high, error_type, errors) is expected
 
 
