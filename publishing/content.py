@@ -261,6 +261,7 @@ def _add_feedback(
     session: Session, base: ReportFilters, learners: dict[str, Learner], compared: ModelCaveat | None
 ) -> None:
     by_id = {r.recording_id: r for learner in learners.values() for r in learner.recordings}
+    scores = {(row["recording_id"], row["word_index"]): row for row in run_report(session, "word-scores", base).rows}
     for row in run_report(session, "recording-feedback", base).rows:
         recording = by_id.get(row["recording_id"])
         if recording is None:
@@ -268,13 +269,14 @@ def _add_feedback(
         if recording.scores is None:
             recording.scores = {aspect: row[aspect] for aspect in SCORE_ASPECTS}
         if row["word_index"] is not None:
-            accuracy = row["word_accuracy"]
+            score = scores.get((row["recording_id"], row["word_index"]), {})
+            accuracy = score.get("accuracy")
             recording.words.append(
                 Word(
                     index=row["word_index"],
                     text=row["word"],
                     accuracy=None if accuracy is None else float(accuracy),
-                    error_type=row["error_type"],
+                    error_type=score.get("error_type"),
                     errors=row["errors"],
                     marked_errors=row["marked_errors"] or "",
                     ops=row["ops"],

@@ -288,7 +288,7 @@ def test_class_weak_words_ranks_words_by_mistakes(session: Session) -> None:
     ]
 
 
-def test_recording_feedback_carries_each_words_score(session: Session) -> None:
+def test_word_scores_report_each_scored_word_of_a_recording(session: Session) -> None:
     recording = add_recording(session, "f1", "A", "c1", at(7))
     assessment = add_assessment(
         session, recording, "m1", scored((6, 6, 6, 6), [("WE", "W IY"), ("BEAR", "B EH R")], "W IY B AE R")
@@ -297,8 +297,9 @@ def test_recording_feedback_carries_each_words_score(session: Session) -> None:
         WordScore(assessment_id=assessment, word_index=1, word="BEAR", accuracy=3.25, error_type="Mispronunciation")
     )
     session.flush()
-    rows = run_report(session, "recording-feedback", ReportFilters(recording_id="f1")).rows
-    assert [(r["word"], r["errors"], r["word_accuracy"], r["error_type"]) for r in rows] == [
-        ("WE", 0, None, None),
-        ("BEAR", 1, D("3.3"), "Mispronunciation"),
+    feedback = run_report(session, "recording-feedback", ReportFilters(recording_id="f1")).rows
+    assert [(r["word_index"], r["word"], r["errors"]) for r in feedback] == [(0, "WE", 0), (1, "BEAR", 1)]
+    scores = run_report(session, "word-scores", ReportFilters(recording_id="f1")).rows
+    assert [(r["word_index"], r["word"], r["accuracy"], r["error_type"]) for r in scores] == [
+        (1, "BEAR", D("3.3"), "Mispronunciation")
     ]
