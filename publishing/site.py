@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from pronscore.plots import Series, score_chart_svg, sparkline_svg, weekly_means
+from pronscore.plots import Series, WeeklyCharts, weekly_means
 from pronscore.storage import AudioStore
 from publishing.audio import AudioSource, embed_audio
 from publishing.content import ClassContent, Learner, SiteContent, SiteError, SiteRequest, read_site
@@ -101,11 +101,11 @@ def _learner_series(content: SiteContent, learner: Learner) -> list[Series]:
     return series
 
 
-def _charts(uid: str, weeks: list[Any], series: list[Series]) -> dict[str, Markup]:
+def _charts(charts: WeeklyCharts, uid: str, series: list[Series]) -> dict[str, Markup]:
     """A chart per score, as inline SVG (matplotlib's own markup); none without a scored week."""
     if not any(line.points["total"] for line in series):
         return {}
-    return {aspect: Markup(score_chart_svg(uid, aspect, weeks, series)) for aspect in SCORE_ASPECTS}
+    return {aspect: Markup(charts.score_svg(uid, aspect, series)) for aspect in SCORE_ASPECTS}
 
 
 def _prepare_output(out: Path) -> Path | None:
@@ -190,37 +190,50 @@ def _write_pages(content: SiteContent, staging: Path, audio: bool) -> None:
         )
     for klass in content.classes:
         folder = staging if single else staging / "classes" / klass.slug
-        root = "" if single else "../../"
         (folder / "learners").mkdir(parents=True, exist_ok=True)
-        learners = sorted(klass.learners, key=lambda learner: (STANDING_ORDER[learner.standing], learner.learner_id))
-        sparklines = {
-            learner.learner_id: Markup(
-                sparkline_svg(
-                    f"trend-{learner.slug}",
-                    klass.weeks,
-                    {week: float(row["total"]) for week, row in learner.weeks.items()},
-                )
+        with WeeklyCharts(klass.weeks, SCORE_ASPECTS) as charts:
+            _write_class(env, common, content, klass, folder, "" if single else "../../", charts)
+
+
+def _write_class(
+    env: Environment,
+    common: dict[str, Any],
+    content: SiteContent,
+    klass: ClassContent,
+    folder: Path,
+    root: str,
+    charts: WeeklyCharts,
+) -> None:
+    """The class page and its learners' pages, under `folder`."""
+    learners = sorted(klass.learners, key=lambda learner: (STANDING_ORDER[learner.standing], learner.learner_id))
+    trends = {
+        learner.learner_id: Markup(
+            charts.trend_svg(
+                f"trend-{learner.slug}", {week: float(row["total"]) for week, row in learner.weeks.items()}
             )
-            for learner in learners
-        }
-        charts = _charts(f"class-{klass.slug}", klass.weeks, _class_series(content, klass))
-        (folder / "index.html").write_text(
-            env.get_template("class.html").render(
+        )
+        for learner in learners
+    }
+    (folder / "index.html").write_text(
+        env.get_template("class.html").render(
+            common,
+            root=root,
+            klass=klass,
+            learners=learners,
+            sparklines=trends,
+            charts=_charts(charts, f"class-{klass.slug}", _class_series(content, klass)),
+            all_classes=root != "",
+        ),
+        encoding="utf-8",
+    )
+    for learner in learners:
+        (folder / "learners" / f"{learner.slug}.html").write_text(
+            env.get_template("learner.html").render(
                 common,
-                root=root,
+                root=root + "../",
                 klass=klass,
-                learners=learners,
-                sparklines=sparklines,
-                charts=charts,
-                all_classes=not single,
+                learner=learner,
+                charts=_charts(charts, f"learner-{learner.slug}", _learner_series(content, learner)),
             ),
             encoding="utf-8",
         )
-        for learner in learners:
-            charts = _charts(f"learner-{learner.slug}", klass.weeks, _learner_series(content, learner))
-            (folder / "learners" / f"{learner.slug}.html").write_text(
-                env.get_template("learner.html").render(
-                    common, root=root + "../", klass=klass, learner=learner, charts=charts
-                ),
-                encoding="utf-8",
-            )
