@@ -1,5 +1,5 @@
 """The recordings' audio, fetched from the store at build time and written into the site as
-small MP3 files (16 kHz mono, about 27 kbit/s), so the pages play them offline and the links
+small MP3 files (16 kHz mono, about 21 kbit/s), so the pages play them offline and the links
 never expire. MP3 because every browser plays it (Ogg Opus is smaller but not every iPad's Safari
 plays it) and libsndfile encodes it several times faster than Opus, which keeps a class's build
 within seconds. Files are named by the recording's content hash, so a nightly rebuild into the
@@ -20,7 +20,7 @@ import soundfile
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri
 
 AUDIO_FOLDER = "audio"
-# libsndfile's MP3 compression level: 0 the largest files, 1 the smallest (about 27 kbit/s at
+# libsndfile's MP3 compression level: 0 the largest files, 1 the smallest (about 21 kbit/s at
 # 0.95 for 16 kHz speech, where the sounds learners confuse stay distinct).
 COMPRESSION_LEVEL = 0.95
 
