@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import typer
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from typer.core import TyperGroup
 
@@ -211,8 +212,7 @@ for _spec in REPORTS.values():
 
 def build_html(request: SiteRequest, out: Path, audio: bool) -> BuiltSite:
     """Build the teacher's site as the read-only role, fetching audio from the store."""
-    from sqlalchemy.exc import OperationalError
-
+    # Imported here, as pronscore.plots is: matplotlib and Jinja2 would slow every other report.
     from publishing.site import build_site
     from publishing.source import report_database_url
 

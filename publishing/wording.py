@@ -73,7 +73,13 @@ def word_mark(accuracy: float | None, error_type: str | None, phone_errors: int)
     return WordMark.fair if accuracy >= FAIR_FROM else WordMark.poor
 
 
-ERROR_TYPE_WORDS = {"Mispronunciation": "mispronounced", "Omission": "missed", "Insertion": "extra sound after"}
+# A scored word's error type (scoring.pronunciation.WordErrorType), as the phone table says it.
+ERROR_TYPE_WORDS = {
+    "None": "fine",
+    "Mispronunciation": "mispronounced",
+    "Omission": "missed",
+    "Insertion": "extra sound after it",
+}
 
 # A learner's standing over the period: the mean total of the latest weeks with recordings, and
 # its change from the first weeks (two weeks each once a learner has four, else one).

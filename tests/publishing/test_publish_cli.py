@@ -3,6 +3,7 @@ the site of a run's classes written and uploaded to an S3 prefix, read as the re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,8 @@ from tests.publishing.conftest import CLASS, fill_class, store_for
 runner = CliRunner()
 
 
-@pytest.fixture
-def night(database_url: str, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> AudioStore:
+@pytest.fixture(scope="module")
+def night(database_url: str, s3_server: S3Server) -> Iterator[AudioStore]:
     """The class's recordings as run night-1, and settings that reach their bucket."""
     store = store_for(s3_server)
     fill_class(database_url, store)
@@ -34,10 +35,11 @@ def night(database_url: str, s3_server: S3Server, monkeypatch: pytest.MonkeyPatc
         "PRONSCORE_S3_SECRET_ACCESS_KEY": s3_server.secret_key,
         "PRONSCORE_S3_BUCKET": store.settings.s3_bucket,
     }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield store
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield store
     get_settings.cache_clear()
 
 
@@ -70,7 +72,11 @@ def test_the_site_is_read_as_the_report_role(
 ) -> None:
     monkeypatch.setenv("PRONSCORE_REPORT_DATABASE_URL", database_url.replace("//postgres@", "//no_such_role@"))
     get_settings.cache_clear()
-    result = runner.invoke(app, ["report", "html", "--class", CLASS, "--no-audio", "--out", str(tmp_path / "c")])
+    try:
+        result = runner.invoke(app, ["report", "html", "--class", CLASS, "--no-audio", "--out", str(tmp_path / "c")])
+    finally:
+        monkeypatch.delenv("PRONSCORE_REPORT_DATABASE_URL")
+        get_settings.cache_clear()
     assert result.exit_code == 2
     assert "cannot read the report views as the read-only role" in result.stderr
     assert "PRONSCORE_REPORT_DATABASE_URL" in result.stderr

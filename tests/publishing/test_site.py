@@ -4,6 +4,7 @@ previous build replaced whole and a folder of other files never touched."""
 
 from __future__ import annotations
 
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from publishing.wording import FAILURE_WORDS
 from scoring.failures import FailureReason
 from tests.factories import add_assessment, scored
 from tests.pipeline import S3Server
-from tests.publishing.conftest import CLASS, HOSTILE, ClassSite, build, store_for
+from tests.publishing.conftest import CLASS, HOSTILE, MODEL, ClassSite, build, store_for
 
 
 class Links(HTMLParser):
@@ -113,3 +114,35 @@ def test_scores_of_the_tiny_test_checkpoint_are_called_meaningless(class_site: C
     page = (site.folder / "index.html").read_text()
     assert "tiny test checkpoint" in page and "mean nothing" in page
     assert CLASS in page
+
+
+class Markers(HTMLParser):
+    """How many chart markers (`<use>`) each SVG group with an id holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str | None] = []
+        self.counts: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "g":
+            self.open.append(dict(attrs).get("id"))
+        elif tag == "use":
+            for group in filter(None, self.open):
+                self.counts[group] = self.counts.get(group, 0) + 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "use":
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "g":
+            self.open.pop()
+
+
+def test_since_leaves_out_the_weeks_before_it(class_site: ClassSite, tmp_path: Path) -> None:
+    site = build(class_site.database_url, None, tmp_path / "since", since=date(2026, 9, 14), model=MODEL)
+    markers = Markers()
+    markers.feed((site.folder / "learners" / f"{slug('amir')}.html").read_text())
+    assert markers.counts[f"learner-{slug('amir')}-total-model"] == 2, "weeks of 14 and 21 Sep only"
+    assert "7 Sep" not in (site.folder / "index.html").read_text()
