@@ -6,7 +6,7 @@ from importlib.metadata import version as package_version
 
 import typer
 
-from cli import db, feedback, gop, model, queue, ratings, report, runs, sample, training
+from cli import db, feedback, gop, model, publish, queue, ratings, report, runs, sample, training
 from cli.errors import DEBUG_VARIABLE, FriendlyGroup
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ def root(
 app.add_typer(db.app, name="db")
 app.add_typer(sample.app, name="sample")
 app.add_typer(model.app, name="model")
+app.add_typer(report.app, name="report")
 app.command("score")(model.score)
 app.command("enqueue")(queue.enqueue)
 app.command("worker")(queue.worker)
@@ -49,8 +50,8 @@ app.command("status")(queue.status)
 app.command("retry")(queue.retry)
 app.command("sweep")(queue.sweep)
 app.command("failures")(runs.failures)
+app.command("publish")(publish.publish)
 app.command("show")(feedback.show)
-app.command("report")(report.report)
 app.command("import-ratings")(ratings.import_ratings_command)
 app.command("train")(training.train)
 app.command("evaluate")(training.evaluate)

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         "postgresql+psycopg://postgres@127.0.0.1:5432/pronscore",
         description="SQLAlchemy URL of the PostgreSQL database (postgresql+psycopg://).",
     )
+    report_database_url: str | None = Field(
+        None,
+        description="URL the teacher's site (pronscore report html, publish) reads the report views with, as the "
+        "read-only role pronscore_report; empty means PRONSCORE_DATABASE_URL with that user and no password.",
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis).")
 
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint; empty means AWS S3 itself.")
@@ -176,7 +181,7 @@ class Settings(BaseSettings):
             return self.engine
         return "phi4mm" if "model" in self.model_fields_set else "gop"
 
-    @field_validator("task_format", "engine", "gop_calibration", "audio_root", mode="before")
+    @field_validator("task_format", "engine", "gop_calibration", "audio_root", "report_database_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -4,7 +4,7 @@ scoring            pure domain, imports nothing of ours
 pronscore          foundation: settings, storage, queue, logs, charts
 db                 persistence, over scoring's types
 engines            the model engines
-producer, worker, training
+producer, worker, training, publishing
 cli                the command line, the top floor
 """
 
@@ -24,7 +24,8 @@ ALLOWED = {
     "producer": {"scoring", "pronscore", "db"},
     "worker": {"scoring", "pronscore", "db", "engines"},
     "training": {"scoring", "pronscore", "db", "engines"},
-    "cli": {"scoring", "pronscore", "db", "engines", "producer", "worker", "training", "migrations"},
+    "publishing": {"scoring", "pronscore", "db"},
+    "cli": {"scoring", "pronscore", "db", "engines", "producer", "worker", "training", "publishing", "migrations"},
 }
 TINY_CHECKPOINT = "training.tiny"
 MAY_IMPORT_TINY = {"cli.model"}

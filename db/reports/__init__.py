@@ -1,4 +1,5 @@
-"""Named report queries; the SQL lives beside this file, one `.sql` file per report."""
+"""Named report queries over the report views; the SQL lives beside this file, one `.sql` file
+per report, and each report is declared once in `catalog.py`."""
 
 from __future__ import annotations
 
@@ -7,49 +8,13 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, ModelVersion
+from db.reports.catalog import REPORT_SPECS
+from db.reports.spec import FILTERS, ReportSpec, flag
 
-
-@dataclass(frozen=True)
-class ReportSpec:
-    name: str
-    sql_file: str
-    filters: frozenset[str]
-    description: str
-
-
-REPORTS = {
-    spec.name: spec
-    for spec in (
-        ReportSpec(
-            "learner-progress",
-            "learner_progress.sql",
-            frozenset({"class_id", "learner_id", "since", "model"}),
-            "per learner and ISO week: recordings, mean scores, change since the first week",
-        ),
-        ReportSpec(
-            "class-weak-phones",
-            "class_weak_phones.sql",
-            frozenset({"class_id", "since", "model"}),
-            "per class: most frequent expected->actual phone confusions and deletions",
-        ),
-        ReportSpec(
-            "learner-words",
-            "learner_words.sql",
-            frozenset({"class_id", "learner_id", "since", "model"}),
-            "per learner: the words with the lowest accuracy, and how often each was mispronounced or omitted",
-        ),
-        ReportSpec(
-            "run-summary",
-            "run_summary.sql",
-            frozenset({"since", "model"}),
-            "per run: counts by status and failure reason, audio hours, scoring rate",
-        ),
-    )
-}
+REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in REPORT_SPECS}
 
 
 class ReportError(ValueError):
@@ -60,12 +25,17 @@ class ReportError(ValueError):
 class ReportFilters:
     class_id: str | None = None
     learner_id: str | None = None
+    recording_id: str | None = None
+    run: str | None = None
     since: date | None = None
     model: str | None = None
     top: int = 10
 
     def given(self) -> set[str]:
-        return {name for name in ("class_id", "learner_id", "since", "model") if getattr(self, name) is not None}
+        return {name for name in FILTERS if getattr(self, name) is not None}
+
+    def parameters(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in (*FILTERS, "top")}
 
 
 @dataclass(frozen=True)
@@ -79,34 +49,27 @@ def read_sql(file_name: str) -> str:
     return resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
 
 
-def run_report(session: Session, name: str, filters: ReportFilters) -> ReportResult:
+def report_spec(name: str) -> ReportSpec:
     spec = REPORTS.get(name)
     if spec is None:
         raise ReportError(f"unknown report {name!r}; choose one of {', '.join(REPORTS)}")
+    return spec
+
+
+def run_report(session: Session, name: str, filters: ReportFilters) -> ReportResult:
+    spec = report_spec(name)
     unsupported = filters.given() - spec.filters
     if unsupported:
-        flags = ", ".join("--" + f.removesuffix("_id") for f in sorted(unsupported))
+        flags = ", ".join(flag(f) for f in FILTERS if f in unsupported)
         raise ReportError(f"report {name} does not take {flags}")
-    result = session.execute(
-        text(read_sql(spec.sql_file)),
-        {
-            "class_id": filters.class_id,
-            "learner_id": filters.learner_id,
-            "since": filters.since,
-            "model": filters.model,
-            "top": filters.top,
-        },
-    )
+    result = session.execute(text(read_sql(spec.sql_file)), filters.parameters())
     columns = list(result.keys())
     return ReportResult(columns, [dict(zip(columns, row, strict=True)) for row in result])
 
 
 def newest_model(session: Session) -> str | None:
     """The model version reports show by default: the newest machine model with assessments,
-    else the newest human rater with some (None when nothing is assessed)."""
-    return session.execute(
-        select(ModelVersion.name)
-        .where(exists().where(Assessment.model_version_id == ModelVersion.id))
-        .order_by(ModelVersion.is_human, ModelVersion.created_at.desc(), ModelVersion.id.desc())
-        .limit(1)
-    ).scalar()
+    else the newest human rater with some (None when nothing is assessed). Read from the
+    `models` report, so the read-only role chooses alike."""
+    preferred = [row for row in run_report(session, "models", ReportFilters()).rows if row["assessments"]]
+    return preferred[0]["model"] if preferred else None

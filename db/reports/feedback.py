@@ -1,7 +1,7 @@
 """What one recording got wrong: its scores and, per word, the expected and heard phones.
 
-Read from the `report_recording_feedback` view, the same rows the read-only role sees, plus
-the recording's own status for one not (or not yet) assessed.
+Read from the `recording-feedback` report (the `report_recording_feedback` view), the same rows
+the read-only role sees, plus the recording's own status for one not (or not yet) assessed.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Learner, Recording
-from db.reports import read_sql
+from db.reports import ReportFilters, run_report
 from scoring.scores import SCORE_ASPECTS
 
 
@@ -105,9 +105,8 @@ def recording_feedback(session: Session, recording_id: str, model: str | None = 
         detail=recording.last_error,
     )
     by_model: dict[str, AssessmentFeedback] = {}
-    for row in session.execute(
-        text(read_sql("recording_feedback.sql")), {"recording_id": recording_id, "model": model}
-    ).mappings():
+    rows = run_report(session, "recording-feedback", ReportFilters(recording_id=recording_id, model=model)).rows
+    for row in rows:
         assessment = by_model.get(row["model"])
         if assessment is None:
             assessment = by_model[row["model"]] = AssessmentFeedback(

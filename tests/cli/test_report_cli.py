@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from db.models import Recording, RecordingStatus
+from db.reports import REPORTS
 from db.runs import get_or_create_run
 from db.session import session_scope
 from producer.sample import sample_submissions, write_ratings
@@ -172,3 +173,26 @@ def test_each_plotted_week_says_how_many_recordings_it_averages(clean_db: str, t
     figure = progress_figure(rows, "class-a", MODEL)
     labels = sorted(text.get_text() for text in figure.axes[0].texts)
     assert labels == sorted(f"n={n}" for n in weekly.values() if n)
+
+
+def test_each_report_is_a_command_made_from_its_spec(clean_db: str, tmp_path: Path) -> None:
+    _load_sample_and_a_model(tmp_path, clean_db)
+    listed = runner.invoke(app, ["report", "-h"], env={"COLUMNS": "200"})
+    assert all(name in listed.stdout for name in REPORTS)
+    models = _json("report", "models")
+    assert [(row["model"], row["engine"]) for row in models] == [(MODEL, "phi4mm"), ("human:expert", "human")]
+    recordings = _json("report", "recordings", "--class", "class-a")
+    assert recordings and {row["class_id"] for row in recordings} == {"class-a"}
+    first = recordings[0]["recording_id"]
+    words = _json("report", "recording-feedback", "--recording", first)
+    assert {row["model"] for row in words} == {MODEL}, "one model at a time, the newest by default"
+    assert [row["word"] for row in words] == ["BEAR"]
+
+
+def test_a_flag_a_report_does_not_take_is_named(clean_db: str) -> None:
+    top = runner.invoke(app, ["report", "recordings", "--top", "3"])
+    assert top.exit_code == 2 and "report recordings does not take --top" in top.stderr
+    run = runner.invoke(app, ["report", "learner-progress", "--run", "night"])
+    assert run.exit_code == 2 and "report learner-progress does not take --run" in run.stderr
+    compare = runner.invoke(app, ["report", "run-summary", "--compare", "human:expert"])
+    assert compare.exit_code == 2 and "--compare works with learner-progress and class-weak-phones" in compare.stderr

@@ -1,14 +1,9 @@
 import psycopg
 import pytest
 
-VIEWS = (
-    "report_learner_progress",
-    "report_phone_confusions_weekly",
-    "report_class_weak_phones",
-    "report_run_summary",
-    "report_recording_feedback",
-    "report_word_scores",
-)
+from db.reports import REPORTS
+
+VIEWS = sorted({view for spec in REPORTS.values() for view in spec.views})
 TABLES = (
     "learners", "recordings", "runs", "batches", "model_versions", "assessments", "phone_diffs", "word_scores",
     "phone_scores",

@@ -1,13 +1,17 @@
 """Each report on hand-built rows returns the numbers computed by hand in the comments."""
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from importlib import resources
 
 import pytest
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, RecordingStatus, Run, WordScore
-from db.reports import ReportError, ReportFilters, run_report
+from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run, WordScore
+from db.reports import REPORTS, ReportError, ReportFilters, ReportSpec, newest_model, read_sql, run_report
+from db.session import session_scope
 from db.upserts import upsert_model_version
 from tests.factories import add_assessment, add_recording, scored, unparseable
 
@@ -188,4 +192,114 @@ def test_reports_count_only_the_latest_audio_version_of_a_recording(session: Ses
     words = run_report(session, "learner-words", ReportFilters())
     assert [(r["word"], r["readings"], r["accuracy"], r["mispronounced"]) for r in words.rows] == [
         ("BEAR", 1, D("8.0"), 0)
+    ]
+
+
+# The report catalog: every view has a spec, every spec a view, a SQL file and its columns.
+
+ALL_VIEWS = "SELECT viewname FROM pg_views WHERE schemaname = 'public' AND viewname LIKE 'report\\_%'"
+
+
+def _reporter_url(url: str) -> str:
+    return url.replace("//postgres@", "//pronscore_report@")
+
+
+def test_every_report_view_has_a_spec_and_every_spec_reads_a_view(session: Session) -> None:
+    views = set(session.execute(text(ALL_VIEWS)).scalars())
+    declared = {view for spec in REPORTS.values() for view in spec.views}
+    assert views - declared == set(), "report views no spec declares (add a spec in db/reports/catalog.py)"
+    assert declared - views == set(), "specs naming views no migration creates"
+
+
+def test_every_sql_file_belongs_to_one_spec_and_reads_only_declared_views(session: Session) -> None:
+    views = set(session.execute(text(ALL_VIEWS)).scalars())
+    files = {path.name for path in resources.files("db.reports").iterdir() if path.name.endswith(".sql")}
+    assert sorted(files) == sorted(spec.sql_file for spec in REPORTS.values())
+    for spec in REPORTS.values():
+        read = set(re.findall(r"\breport_\w+", read_sql(spec.sql_file))) & views
+        assert read <= set(spec.views), f"{spec.name} reads {read - set(spec.views)} without declaring them"
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_each_report_runs_as_the_read_only_role_with_the_columns_its_spec_names(
+    clean_db: str, name: str, progress_rows: Session
+) -> None:
+    spec = REPORTS[name]
+    progress_rows.commit()
+    with session_scope(_reporter_url(clean_db)) as reporter:
+        result = run_report(reporter, name, ReportFilters())
+    named = {c.key for c in spec.table} | set(spec.identity) | set(spec.labels) | set(spec.compared)
+    named |= set(spec.compared_table) | set(spec.order)
+    assert named <= set(result.columns), f"{name}'s spec names columns its SQL does not return"
+
+
+def test_a_spec_with_an_unknown_filter_or_half_a_comparison_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown filters"):
+        ReportSpec("x", "x", "x.sql", ("report_x",), frozenset({"colour"}), ())
+    with pytest.raises(ValueError, match="identity and compared"):
+        ReportSpec("x", "x", "x.sql", ("report_x",), frozenset(), (), identity=("a",))
+
+
+def test_recordings_report_newest_version_failures_and_audio_only_from_the_store(session: Session) -> None:
+    add_recording(session, "r1", "A", "c1", at(7), duration=2.5)
+    add_recording(session, "r1", "A", "c1", at(8), take="retake", duration=3.5)
+    add_recording(session, "r2", "A", "c1", at(9), status=RecordingStatus.failed, failure_reason="audio_silent")
+    rated = add_recording(session, "r3", "B", "c1", at(10))
+    session.execute(update(Recording).where(Recording.id == rated).values(storage_uri="file:///ratings/r3.wav"))
+    rows = {r["recording_id"]: r for r in run_report(session, "recordings", ReportFilters(class_id="c1")).rows}
+    assert sorted(rows) == ["r1", "r2", "r3"]
+    assert (rows["r1"]["duration_seconds"], rows["r1"]["audio_uri"]) == (3.5, "s3://bucket/r1-retake")
+    assert (rows["r2"]["status"], rows["r2"]["reason"]) == ("failed", "audio_silent")
+    assert rows["r3"]["audio_uri"] is None, "a recording known only from ratings has no audio in the store"
+    assert [r["recording_id"] for r in run_report(session, "recordings", ReportFilters(learner_id="B")).rows] == ["r3"]
+
+
+def test_models_report_prefers_the_newest_machine_model_and_marks_engines(session: Session) -> None:
+    upsert_model_version(session, "human:expert", is_human=True)
+    add_assessment(session, add_recording(session, "a1", "A", "c1", at(7)), "human:expert", scored((5, 5, 5, 5)))
+    upsert_model_version(session, "gop-x", decoding={"engine": "gop"})
+    add_assessment(session, add_recording(session, "a2", "A", "c1", at(7)), "gop-x", scored((5, 5, 5, 5)))
+    upsert_model_version(session, "unused")
+    rows = run_report(session, "models", ReportFilters()).rows
+    assert [(r["model"], r["engine"], r["assessments"]) for r in rows] == [
+        ("unused", "phi4mm", 0),
+        ("gop-x", "gop", 1),
+        ("human:expert", "human", 1),
+    ]
+    assert newest_model(session) == "gop-x", "the newest machine model with assessments"
+
+
+def test_class_weak_words_ranks_words_by_mistakes(session: Session) -> None:
+    # Class c1: BEAR read 3 times by 2 learners, wrong twice (accuracy 2, 4, 9: mean 5.0);
+    # RED read twice, omitted once; TEN always right (left out).
+    readings = [("A", "BEAR", 2.0, "Mispronunciation"), ("B", "BEAR", 4.0, "Mispronunciation"),
+                ("A", "BEAR", 9.0, "None"), ("A", "RED", 0.0, "Omission"), ("B", "RED", 8.0, "None"),
+                ("B", "TEN", 9.0, "None")]  # fmt: skip
+    for i, (learner, word, accuracy, error) in enumerate(readings):
+        assessment = add_assessment(
+            session, add_recording(session, f"w{i}", learner, "c1", at(7)), "m1", scored((5,) * 4)
+        )
+        session.add(WordScore(assessment_id=assessment, word_index=0, word=word, accuracy=accuracy, error_type=error))
+    session.flush()
+    rows = run_report(session, "class-weak-words", ReportFilters(class_id="c1")).rows
+    assert [(r["rank"], r["word"], r["learners"], r["readings"], r["mistakes"], r["accuracy"]) for r in rows] == [
+        (1, "BEAR", 2, 3, 2, D("5.0")),
+        (2, "RED", 2, 2, 1, D("4.0")),
+    ]
+
+
+def test_word_scores_report_each_scored_word_of_a_recording(session: Session) -> None:
+    recording = add_recording(session, "f1", "A", "c1", at(7))
+    assessment = add_assessment(
+        session, recording, "m1", scored((6, 6, 6, 6), [("WE", "W IY"), ("BEAR", "B EH R")], "W IY B AE R")
+    )
+    session.add(
+        WordScore(assessment_id=assessment, word_index=1, word="BEAR", accuracy=3.25, error_type="Mispronunciation")
+    )
+    session.flush()
+    feedback = run_report(session, "recording-feedback", ReportFilters(recording_id="f1")).rows
+    assert [(r["word_index"], r["word"], r["errors"]) for r in feedback] == [(0, "WE", 0), (1, "BEAR", 1)]
+    scores = run_report(session, "word-scores", ReportFilters(recording_id="f1")).rows
+    assert [(r["word_index"], r["word"], r["accuracy"], r["error_type"]) for r in scores] == [
+        (1, "BEAR", D("3.3"), "Mispronunciation")
     ]
