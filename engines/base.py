@@ -1,9 +1,9 @@
-"""The engine interface: score recordings, say exactly what scored them, and let go of the model."""
+"""The engine contract: what an engine scores and what it says about itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,39 +25,60 @@ class ScoringItem:
         return len(self.samples) / SAMPLE_RATE
 
 
+class VersionDetail(Protocol):
+    """What one engine alone records about its version (Phi-4's task format and decoding, GOP's
+    calibration)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Its keys in the `model` object of an assessment's JSON."""
+        ...
+
+    def columns(self) -> dict[str, Any]:
+        """Its `model_versions` columns: `task_format` and `decoding`."""
+        ...
+
+
 @dataclass(frozen=True)
 class EngineVersion:
     """What produced an assessment, as recorded in `model_versions`: a replay of the same
-    version upserts the same rows, and a changed model, adapter or format is a new version."""
+    version upserts the same rows, and a changed model, artifact or format is a new version.
+
+    Every engine has a base model and its revision (a hub id and revision, or the acoustic model
+    a wheel ships and the wheel's version), the sha256 of the artifact trained for it (Phi-4's
+    adapter, GOP's calibration; None for the base model's own), and the libraries whose
+    versions shape its results (`runtime`). What only one engine has is in `detail`."""
 
     name: str
+    engine: str
     base_model: str
     base_revision: str | None
-    adapter_sha256: str | None
-    task_format: str
-    decoding: dict[str, Any] = field(default_factory=dict)
+    artifact_sha256: str | None
+    runtime: Mapping[str, str]
+    detail: VersionDetail
     meaningless: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "engine": self.engine,
             "base": self.base_model,
             "base_revision": self.base_revision,
-            "adapter_sha256": self.adapter_sha256,
-            "task_format": self.task_format,
+            "artifact_sha256": self.artifact_sha256,
+            "runtime": dict(self.runtime),
+            **self.detail.to_dict(),
             **({"meaningless": True} if self.meaningless else {}),
         }
 
     def row(self) -> dict[str, Any]:
-        """The `model_versions` columns of this version."""
+        """The `model_versions` columns of this version (the artifact's sha256 is in the
+        column named for the first engine's artifact, `adapter_sha256`)."""
         return {
             "name": self.name,
             "base_model": self.base_model,
             "base_revision": self.base_revision,
-            "adapter_sha256": self.adapter_sha256,
-            "task_format": self.task_format,
-            "decoding": self.decoding,
+            "adapter_sha256": self.artifact_sha256,
             "meaningless": self.meaningless,
+            **self.detail.columns(),
         }
 
 

@@ -30,7 +30,7 @@ def _adapter(base: Path, out: Path, **manifest: object) -> Path:
 
 def test_the_adapters_own_task_format_is_the_default(tiny_model: Path, tmp_path: Path) -> None:
     engine = Phi4Engine(Phi4Config(model=str(tiny_model), adapter=str(_adapter(tiny_model, tmp_path / "a"))))
-    assert engine.task.name == engine.version.task_format == "paper"
+    assert engine.task.name == engine.version.detail.task_format == "paper"
     assert engine.version.name.endswith("/paper")
     assert Settings.model_fields["task_format"].default is None, "unset, so that the adapter decides"
 
@@ -71,7 +71,7 @@ def test_the_expert_override_serves_it_and_logs_the_mismatch(
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.WARNING, logger="engines.phi4mm.manifest"):
         engine = load_engine(Settings())
-    assert engine.version.task_format == "joint-v1"
+    assert engine.version.detail.task_format == "joint-v1"
     assert "trained on 'paper', asked to serve 'joint-v1'" in caplog.text
 
 
