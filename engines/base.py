@@ -1,4 +1,5 @@
-"""The engine contract: what an engine scores and what it says about itself."""
+"""The engine contract: what an engine scores, what it says about itself, and what the registry
+knows of it (its settings, its command-line options and how it loads)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic_settings import BaseSettings
 
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
@@ -92,6 +94,36 @@ class Engine(Protocol):
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineOption:
+    """A command-line option that sets one of an engine's settings for one command. Its help is
+    the setting's description; `picks_engine`: giving it chooses this engine when `--engine` is
+    not given; `old_flag`: a former name, still read with a warning."""
+
+    flag: str
+    setting: str
+    picks_engine: bool = False
+    old_flag: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """An engine as the registry knows it, without loading it: its name and a one-line summary
+    (for help and the settings table), its settings (a `BaseSettings` class read from the same
+    `PRONSCORE_*` variables as the rest), how it loads from them, and its command-line options.
+    `picked_by`: settings whose being set chooses this engine when `PRONSCORE_ENGINE` is empty.
+    `trim`: settings to change when it will score only a few recordings (a start-up that
+    prepares for fewer), given its settings and the count."""
+
+    name: str
+    summary: str
+    settings: type[BaseSettings]
+    load: Callable[[Any], Engine]
+    options: tuple[EngineOption, ...] = ()
+    picked_by: tuple[str, ...] = ()
+    trim: Callable[[Any, int], dict[str, Any]] | None = None
 
 
 def score_in_chunks(

@@ -20,6 +20,7 @@ from engines.base import EngineVersion, ScoringItem
 from engines.gop.analysis import AlignmentFailed, Analyser
 from engines.gop.assess import assessment
 from engines.gop.calibration import load_calibration
+from engines.gop.spec import NAME
 from engines.gop.version import GopVersion
 from scoring.assessment import AssessmentResult
 from scoring.failures import FailureReason
@@ -52,7 +53,7 @@ class GopEngine:
         sphinx = package_version("pocketsphinx")
         self._version = EngineVersion(
             name=f"gop-{ACOUSTIC_MODEL}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}",
-            engine="gop",
+            engine=NAME,
             base_model=ACOUSTIC_MODEL,
             base_revision=sphinx,
             artifact_sha256=self.calibration.sha256,

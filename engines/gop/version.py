@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engines.gop.spec import NAME
+
 
 @dataclass(frozen=True)
 class GopVersion:
@@ -18,4 +20,4 @@ class GopVersion:
         return {"task_format": self.method, "calibration": self.calibration}
 
     def columns(self) -> dict[str, Any]:
-        return {"task_format": self.method, "decoding": {"engine": "gop", "calibration": self.calibration}}
+        return {"task_format": self.method, "decoding": {"engine": NAME, "calibration": self.calibration}}

@@ -36,6 +36,7 @@ from engines.phi4mm.loading import (
     resolve_dtype,
 )
 from engines.phi4mm.manifest import serving_task_format
+from engines.phi4mm.spec import NAME
 from engines.phi4mm.stopping import StopRule
 from engines.phi4mm.version import Phi4Version
 from scoring.assessment import AssessmentResult, assess
@@ -126,7 +127,7 @@ class Phi4Engine:
             self.decoder.warm_up()
         self._version = EngineVersion(
             name=_version_name(config, revision, adapter_hash),
-            engine="phi4mm",
+            engine=NAME,
             base_model=config.model,
             base_revision=revision,
             artifact_sha256=adapter_hash,
