@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.services import bench_settings  # noqa: E402
 from engines import EngineVersion  # noqa: E402
+from engines.phi4mm.version import Phi4Version  # noqa: E402
 from producer.client import ScoringClient  # noqa: E402
 from producer.sample import sample_submissions  # noqa: E402
 from scoring.assessment import assess  # noqa: E402
@@ -62,7 +63,9 @@ class CannedEngine:
         self.generation_ms = generation_ms
         self.task = get_format("joint-v1")
         self.lexicon = default_lexicon()
-        self.version = EngineVersion("canned/joint-v1", "canned", None, None, "joint-v1", meaningless=True)
+        self.version = EngineVersion(
+            "canned/joint-v1", "canned", "canned", None, None, {}, Phi4Version("joint-v1", "float32", "fast"), True
+        )
 
     def close(self) -> None:
         pass

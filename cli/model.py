@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.common import TASK_FORMAT_HELP, OldTaskFormat, console, err_console, fail, settings
-from cli.common import task_format as resolve_task_format
+from cli.common import console, err_console, fail, settings
+from cli.engine_options import EngineRequest, engine_options
 from producer.sample import DEFAULT_SAMPLE_DIR
 from scoring.audio import AudioError, decode
 from scoring.failures import FailureReason
@@ -54,62 +54,18 @@ def tiny(
     err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
 
 
-def _decode_shapes(files: int) -> dict[str, object]:
-    """Batch sizes up to the first that holds every file, and the cache they need, so that a
-    few files warm up a few decode shapes rather than all of a worker's."""
-    configured = settings().batch_sizes
-    sizes = tuple(s for s in configured if s < files) + tuple(s for s in configured if s >= files)[:1]
-    return {"batch_sizes": sizes, "cache_tokens": min(settings().decode_cache_tokens, sizes[-1] * 4096)}
-
-
-def chosen_engine(engine: str | None, model: str | None, adapter: str | None) -> str:
-    """--engine, else phi4mm when a model or adapter is named on the command line, else the setting."""
-    name = engine or ("phi4mm" if model or adapter else settings().engine_name)
-    if name not in ("gop", "phi4mm"):
-        fail(f"--engine must be gop or phi4mm, not {name!r}")
-    return name
-
-
+@engine_options()
 def score(
     audio: list[Path] = typer.Argument(..., help="Audio files (any format soundfile reads)."),
     text: str = typer.Option(..., "--text", help="The reference sentence the learner read."),
-    engine_name: str | None = typer.Option(
-        None, "--engine", help="gop or phi4mm (default: PRONSCORE_ENGINE; phi4mm with --model or --adapter)."
-    ),
-    calibration: Path | None = typer.Option(None, "--calibration", help="gop: calibration file (default: setting)."),
-    model: str | None = typer.Option(None, "--model", help="Base model id or directory (default: setting)."),
-    adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter directory."),
-    task_format: str | None = typer.Option(
-        None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: the adapter's own, else joint-v1)."
-    ),
-    old_task_format: str | None = OldTaskFormat,
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
-    adapter_mismatch_ok: bool = typer.Option(
-        False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
-    ),
+    *,
+    engine: EngineRequest,
 ) -> None:
     """Score audio files in-process, one assessment JSON per line on stdout."""
-    from engines import ScoringItem, load_engine, score_in_chunks
+    from engines import ScoringItem, score_in_chunks
 
-    task_format = resolve_task_format(task_format, old_task_format)
-    name = chosen_engine(engine_name, model, adapter)
-    try:
-        if name == "gop":
-            engine = load_engine(settings(), "gop", calibration=calibration)
-        else:
-            engine = load_engine(
-                settings(),
-                "phi4mm",
-                model=model,
-                adapter=adapter,
-                task_format=task_format,
-                device=device,
-                adapter_mismatch_ok=adapter_mismatch_ok or None,
-                **_decode_shapes(len(audio)),
-            )
-    except (OSError, ValueError) as error:
-        fail(f"cannot load the model: {error}")
-    if engine.version.meaningless:
+    scorer = engine.load(count=len(audio))
+    if scorer.version.meaningless:
         err_console.print(f"[yellow]note:[/] {MEANINGLESS_NOTE}", highlight=False)
     failures = 0
     readable: list[tuple[Path, ScoringItem]] = []
@@ -125,11 +81,11 @@ def score(
             err_console.print(f"[red]{path}[/]: {reason}: {detail}", highlight=False)
             continue
         readable.append((path, ScoringItem(samples, text)))
-    assessments = score_in_chunks(engine, [item for _, item in readable], settings().chunk_audio_seconds)
+    assessments = score_in_chunks(scorer, [item for _, item in readable], settings().chunk_audio_seconds)
     for (path, _), assessment in zip(readable, assessments, strict=True):
         failures += not assessment.scored
         body = {"recording_id": path.stem, "audio": str(path), **assessment.to_dict()}
-        body["model"] = engine.version.to_dict()
+        body["model"] = scorer.version.to_dict()
         print(json.dumps(body))
     sys.stdout.flush()
     if failures:

@@ -213,10 +213,12 @@ def worker(
     loglevel: str = typer.Option("INFO", "--loglevel"),
 ) -> None:
     """Start a GPU worker on queue `gpu`."""
+    from engines.registry import configured_engine
     from pronscore import logs
     from pronscore.queue import QUEUE
     from worker.tasks import app
 
+    configured_engine().settings()  # a bad engine setting stops the worker now, not at its first batch
     logs.configure(loglevel)
     draining = _Drain(drain_interval, settings().broker_wait_seconds)
     if drain:

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.common import TASK_FORMAT_HELP, OldTaskFormat, console, err_console, fail, settings
-from cli.common import task_format as resolve_task_format
+from cli.common import console, err_console, fail, settings
+from cli.engine_options import EngineRequest, engine_options
+from scoring.formats import DEFAULT_FORMAT
 
 if TYPE_CHECKING:
+    from engines import Engine
     from training.data import Example
 
 
+@engine_options("phi4mm", only=("--model", "--task-format", "--device"))
 def train(
     data: Path = typer.Option(..., "--data", help="speechocean762 release folder or JSON Lines labels."),
     out: Path = typer.Option(..., "--out", help="Output folder (checkpoints and the adapter)."),
-    model: str | None = typer.Option(None, "--model", help="Base model (default: PRONSCORE_MODEL)."),
-    task_format: str | None = typer.Option(None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: joint-v1)."),
-    old_task_format: str | None = OldTaskFormat,
     variant: str = typer.Option("lora", "--variant", help="lora (speech LoRA only) or unfreeze (+ audio encoder)."),
     epochs: int = typer.Option(4, "--epochs", min=1),
     max_steps: int | None = typer.Option(
@@ -39,7 +39,8 @@ def train(
     max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0, help="Clip the gradient norm; 0: no clipping."),
     seed: int = typer.Option(0, "--seed"),
     save_every: int | None = typer.Option(None, "--save-every", min=1, help="Also checkpoint every N steps."),
-    device: str | None = typer.Option(None, "--device"),
+    *,
+    engine: EngineRequest,
 ) -> None:
     """Fine-tune the speech LoRA on the corpus's train split; resumes from OUT/checkpoint when
     the recipe and data are the same, and refuses otherwise."""
@@ -48,17 +49,17 @@ def train(
     from training.trainer import TrainConfig
     from training.trainer import train as run_training
 
-    task_format = resolve_task_format(task_format, old_task_format) or "joint-v1"
+    phi4 = engine.settings()
     if variant not in ("lora", "unfreeze"):
         fail(f"--variant must be lora or unfreeze, not {variant!r}")
     if schedule not in SCHEDULES:
         fail(f"--schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
     config = TrainConfig(
         data=data,
-        model=model or settings().model,
+        model=phi4.model,
         out=out,
-        revision=settings().model_revision,
-        task_format=task_format,
+        revision=phi4.model_revision,
+        task_format=phi4.task_format or DEFAULT_FORMAT,
         variant=variant,  # type: ignore[arg-type]
         epochs=epochs,
         learning_rate=learning_rate,
@@ -75,8 +76,8 @@ def train(
         max_steps=max_steps,
         save_every=save_every,
         max_audio_seconds=settings().max_audio_seconds,
-        device=device or settings().device,
-        dtype=settings().dtype,
+        device=phi4.device,
+        dtype=phi4.dtype,
     )
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                TimeRemainingColumn())  # fmt: skip
@@ -103,33 +104,22 @@ def train(
     console.print(f"score with it: PRONSCORE_ADAPTER={result.adapter} (its task format comes with it)", highlight=False)
 
 
+@engine_options()
 def evaluate(
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json, report.md and plots."),
     data: Path | None = typer.Option(None, "--data", help="speechocean762 release folder or JSON Lines labels."),
     split: str = typer.Option("test", "--split", help="train, test or all."),
-    engine_name: str | None = typer.Option(
-        None, "--engine", help="gop or phi4mm (default: PRONSCORE_ENGINE; phi4mm with --model or --adapter)."
-    ),
-    calibration: Path | None = typer.Option(None, "--calibration", help="gop: calibration file (default: setting)."),
-    model: str | None = typer.Option(None, "--model", help="Base model to run (default: PRONSCORE_MODEL)."),
-    adapter: str | None = typer.Option(None, "--adapter", help="Fine-tuned adapter to run."),
-    task_format: str | None = typer.Option(
-        None, "--task-format", help=f"{TASK_FORMAT_HELP} (default: the adapter's own, else joint-v1)."
-    ),
-    old_task_format: str | None = OldTaskFormat,
-    adapter_mismatch_ok: bool = typer.Option(
-        False, "--adapter-mismatch-ok", help="Serve an adapter trained for another format, base or revision."
-    ),
     predictions: Path | None = typer.Option(None, "--predictions", help="Assessments (JSON Lines) of any system."),
     model_version: str | None = typer.Option(None, "--model-version", help="With --rater: compare in the database."),
     rater: str | None = typer.Option(None, "--rater", help="Human rater model version, e.g. human:expert."),
+    *,
+    engine: EngineRequest,
 ) -> None:
     """Measure a model (run here, from predictions, or in the database) against human scores."""
     from training.data import DatasetError, load_dataset
     from training.evaluate import evaluate as score
     from training.evaluate import read_predictions, references_from, task_format_of, write_report
 
-    task_format = resolve_task_format(task_format, old_task_format)
     meaningless = False
     if model_version or rater:
         if not (model_version and rater):
@@ -161,16 +151,7 @@ def evaluate(
             title = predictions.stem
             meaningless = any(p.get("meaningless") for p in found.values())
         else:
-            from cli.model import chosen_engine
-
-            name = chosen_engine(engine_name, model, adapter)
-            overrides = (
-                {"calibration": calibration}
-                if name == "gop"
-                else {"model": model, "adapter": adapter, "task_format": task_format,
-                      "adapter_mismatch_ok": adapter_mismatch_ok or None}
-            )  # fmt: skip
-            found, title, meaningless = _predict(examples, name, overrides, out)
+            found, title, meaningless = _predict(examples, engine.load(), out)
     evaluation = score(references, found)
     write_report(evaluation, out, title, meaningless, task_format_of(found))
     metrics = evaluation.metrics
@@ -180,17 +161,11 @@ def evaluate(
         err_console.print("[yellow]note:[/] the tiny test checkpoint made these predictions; the numbers mean nothing")
 
 
-def _predict(
-    examples: list[Example], engine_name: str, overrides: dict[str, Any], out: Path
-) -> tuple[dict[str, dict[str, Any]], str, bool]:
+def _predict(examples: list[Example], engine: Engine, out: Path) -> tuple[dict[str, dict[str, Any]], str, bool]:
     """Score the examples with the engine; predictions are also written to OUT/predictions.jsonl."""
-    from engines import ScoringItem, load_engine, score_in_chunks
+    from engines import ScoringItem, score_in_chunks
     from scoring.audio import AudioError, decode
 
-    try:
-        engine = load_engine(settings(), engine_name, **overrides)
-    except (OSError, ValueError) as error:
-        fail(f"cannot load the model: {error}")
     found, items, keys = {}, [], []
     for example in examples:
         try:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording
-from scoring.assessment import AssessmentResult
+from scoring.assessment import AssessmentResult, ModelOutput
 
 
 def upsert_learner(session: Session, external_id: str, class_id: str | None) -> int:
@@ -80,16 +80,17 @@ def upsert_recording(
 
 
 def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:
-    answer = assessment.answer
+    scores = assessment.scores or {}
+    model_output = assessment.detail if isinstance(assessment.detail, ModelOutput) else None
     return {
-        "status": AssessmentStatus.scored if answer else AssessmentStatus.unparseable,
-        "accuracy": answer.scores["accuracy"] if answer else None,
-        "fluency": answer.scores["fluency"] if answer else None,
-        "prosodic": answer.scores["prosodic"] if answer else None,
-        "total": answer.scores["total"] if answer else None,
-        "word_transcript": answer.word_transcript if answer else None,
-        "phoneme_transcript": answer.phoneme_transcript if answer else None,
-        "raw_output": assessment.raw_output,
+        "status": AssessmentStatus.scored if assessment.scored else AssessmentStatus.unparseable,
+        "accuracy": scores.get("accuracy"),
+        "fluency": scores.get("fluency"),
+        "prosodic": scores.get("prosodic"),
+        "total": scores.get("total"),
+        "word_transcript": assessment.word_transcript,
+        "phoneme_transcript": assessment.phoneme_transcript,
+        "raw_output": model_output.raw if model_output else None,
         "flags": {"flags": list(assessment.flags), "failure": assessment.failure},
         "generation_ms": assessment.generation_ms,
     }

@@ -23,7 +23,6 @@ from producer.manifest import RowError, RowRules, parse_submitted_at
 from pronscore.settings import get_settings
 from scoring.assessment import AssessmentResult
 from scoring.mdd import diff
-from scoring.parsing import ModelAnswer
 from scoring.speechocean import LabelError, RatedUtterance, parse_utterance
 
 HUMAN_PREFIX = "human:"
@@ -38,13 +37,13 @@ class RatingsImport:
 
 def human_assessment(utterance: RatedUtterance) -> AssessmentResult:
     """A rater's labels in the same shape as a model's answer, with the annotated phone diff."""
-    answer = ModelAnswer(
+    pronounced = [p for word in utterance.words for p in word.pronounced_phones()]
+    return AssessmentResult(
         scores=dict(utterance.scores),
         word_transcript=utterance.word_transcript,
         phoneme_transcript=utterance.phoneme_transcript,
+        phone_diff=diff(utterance.word_entries(), pronounced),
     )
-    pronounced = [p for word in utterance.words for p in word.pronounced_phones()]
-    return AssessmentResult(answer, diff(utterance.word_entries(), pronounced), raw_output="")
 
 
 def sha256_file(path: Path) -> str:

@@ -1,22 +1,27 @@
-"""One settings object for every process, read from `PRONSCORE_*` variables and `.env`."""
+"""The settings every process shares, read from `PRONSCORE_*` variables and `.env`.
+
+Which engine scores, and each engine's own settings, are read the same way by the engines
+themselves (their settings classes use `SETTINGS_CONFIG`), so this module names no engine.
+"""
 
 import warnings
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TaskFormatName = Literal["joint-v1", "paper", "terse-v1"]
-EngineName = Literal["gop", "phi4mm"]
+# Shared by every settings class: one prefix, one `.env`, and one title, by which the command
+# line tells a bad setting from any other invalid value.
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_prefix="PRONSCORE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", title="Settings"
+)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PRONSCORE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SETTINGS_CONFIG
 
     database_url: str = Field(
         "postgresql+psycopg://postgres@127.0.0.1:5432/pronscore",
@@ -35,56 +40,6 @@ class Settings(BaseSettings):
     s3_access_key_id: SecretStr | None = Field(None, description="S3 access key id.")
     s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     s3_path_style: bool = Field(True, description="Address buckets by path (most self-hosted S3 servers need this).")
-
-    engine: EngineName | None = Field(
-        None,
-        description="gop (goodness of pronunciation on a CPU, offline) or phi4mm (Phi-4-multimodal); "
-        "empty means phi4mm when PRONSCORE_MODEL is set, else gop.",
-    )
-    gop_calibration: str | None = Field(
-        None,
-        description="GOP calibration file (from pronscore train-gop); empty means the one shipped, "
-        "fitted on the bundled sample.",
-    )
-    model: str = Field(
-        "microsoft/Phi-4-multimodal-instruct",
-        description="Base model: a Hugging Face id or a local directory.",
-    )
-    model_revision: str | None = Field(
-        "refs/pr/70",
-        description="Hub revision of the base model (the transformers-native weights); ignored for local directories.",
-    )
-    adapter: str | None = Field(None, description="Directory of a fine-tuned speech LoRA adapter (peft format).")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        "auto", description="auto picks bfloat16 on CUDA and float32 on CPU."
-    )
-    task_format: TaskFormatName | None = Field(
-        None,
-        description="Prompt and answer format; empty means the adapter's own (from its manifest), else joint-v1.",
-    )
-    adapter_mismatch_ok: bool = Field(
-        False,
-        description="Serve an adapter whose manifest names another task format, base model or revision "
-        "(for experts; each mismatch is logged). Off: such an adapter refuses to load.",
-    )
-    decode_loop: Literal["fast", "generate"] = Field(
-        "fast",
-        description="fast: pronscore's greedy loop over a static cache, each step shape captured as a CUDA graph "
-        "when the engine starts; generate: transformers' generate, the slower reference giving the same answers.",
-    )
-    batch_sizes: Annotated[tuple[int, ...], NoDecode] = Field(
-        "1,2,4,8,16,32,64,96,128,192,256",
-        validate_default=True,
-        description="Comma-separated batch sizes the model decodes in (a batch is padded up to the next); "
-        "the largest is the most recordings decoded together.",
-    )
-    decode_cache_tokens: int = Field(
-        262144,
-        ge=64,
-        description="Key-value cache slots (rows × tokens of prompt and answer) the fast loop reserves at start; "
-        "128 KiB each for Phi-4-multimodal in bfloat16, so 32 GiB by default.",
-    )
 
     batch_audio_seconds: float = Field(
         4096.0,
@@ -164,24 +119,7 @@ class Settings(BaseSettings):
     )
     metrics_port: int = Field(9464, ge=0, description="Worker Prometheus port; 0 turns it off.")
 
-    @field_validator("batch_sizes", mode="before")
-    @classmethod
-    def _split_batch_sizes(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [int(part) for part in value.split(",") if part.strip()]
-        sizes = tuple(sorted(set(value)))  # type: ignore[call-overload]
-        if not sizes or sizes[0] < 1:
-            raise ValueError("batch sizes must be positive integers, e.g. 1,8,64,256")
-        return sizes
-
-    @property
-    def engine_name(self) -> EngineName:
-        """The engine to run: the one named, else phi4mm when a model is configured, else gop."""
-        if self.engine is not None:
-            return self.engine
-        return "phi4mm" if "model" in self.model_fields_set else "gop"
-
-    @field_validator("task_format", "engine", "gop_calibration", "audio_root", "report_database_url", mode="before")
+    @field_validator("audio_root", "report_database_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

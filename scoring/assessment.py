@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from scoring.failures import FailureReason
 from scoring.lexicon import Lexicon
@@ -13,29 +13,58 @@ from scoring.pronunciation import PhoneScore, WordScore
 from scoring.scores import SCORE_ASPECTS
 
 
+class AssessmentDetail(Protocol):
+    """What only one engine reports about a result (a generative model's raw answer, GOP's
+    unrounded scores)."""
+
+    def to_dict(self, scored: bool) -> dict[str, Any]:
+        """Its keys in the assessment's JSON, for a scored result or a failed one."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """What a generative model (Phi-4) answered: its raw text, every turn's, and, when that could
+    not be read in full, the scores it did read (the `paper` format's scoring turn), which
+    evaluation may still use."""
+
+    raw: str
+    partial_scores: dict[str, int] | None = None
+
+    def to_dict(self, scored: bool) -> dict[str, Any]:
+        if scored:
+            return {}
+        return {"raw_output": self.raw} | ({"scores": self.partial_scores} if self.partial_scores else {})
+
+
 @dataclass(frozen=True)
 class AssessmentResult:
-    """A scored recording, or a failed one (`failure` set): by default its model output could
-    not be read; an engine that knows better says why in `failure_reason`. A failed one keeps
-    `partial_scores` when its scores were read though its transcripts were not (the `paper`
-    format's two turns), for evaluation. Engines that score each word and phone (GOP) fill
-    `word_scores` and `phone_scores`."""
+    """One recording's result from any engine, or a rater: the four scores, both transcripts
+    and the phone diff against the reference; or a failure (`failure`, the detail, with
+    `failure_reason`; by default a model answer that could not be read). Engines that score
+    each word and phone (GOP) fill `word_scores` and `phone_scores`; `meaningless` marks a
+    test model's; what only one engine has is in `detail`."""
 
-    answer: ModelAnswer | None
-    phone_diff: SentenceDiff | None
-    raw_output: str
-    failure: str | None = None
-    flags: tuple[str, ...] = ()
-    generation_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    partial_scores: dict[str, int] | None = None
-    failure_reason: FailureReason | None = None
+    scores: dict[str, int] | None = None
+    word_transcript: str | None = None
+    phoneme_transcript: str | None = None
+    phone_diff: SentenceDiff | None = None
     word_scores: tuple[WordScore, ...] = ()
     phone_scores: tuple[PhoneScore, ...] = ()
+    flags: tuple[str, ...] = ()
+    failure: str | None = None
+    failure_reason: FailureReason | None = None
+    generation_ms: float | None = None
+    meaningless: bool = False
+    detail: AssessmentDetail | None = None
+
+    def __post_init__(self) -> None:
+        if (self.scores is None) == (self.failure is None):
+            raise ValueError("an assessment has scores or a failure, and not both")
 
     @property
     def scored(self) -> bool:
-        return self.answer is not None
+        return self.scores is not None
 
     @property
     def reason(self) -> FailureReason:
@@ -55,36 +84,38 @@ class AssessmentResult:
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": "scored" if self.scored else "failed"}
-        if self.answer is not None and self.phone_diff is not None:
+        if self.scores is not None:
             body |= {
-                "scores": self.answer.scores,
-                "word_transcript": self.answer.word_transcript,
-                "phoneme_transcript": self.answer.phoneme_transcript,
-                "words": [self._word_dict(word.to_dict()) for word in self.phone_diff.words],
+                "scores": self.scores,
+                "word_transcript": self.word_transcript,
+                "phoneme_transcript": self.phoneme_transcript,
+                "words": [self._word_dict(word.to_dict()) for word in self.phone_diff.words] if self.phone_diff else [],
             }
-            if self.phone_diff.unknown_words:
+            if self.phone_diff and self.phone_diff.unknown_words:
                 body["unknown_words"] = self.phone_diff.unknown_words
         else:
-            body |= {
-                "reason": self.reason.value,
-                "detail": self.failure,
-                "raw_output": self.raw_output,
-            }
-            if self.partial_scores:
-                body["scores"] = self.partial_scores
+            body |= {"reason": self.reason.value, "detail": self.failure}
+        if self.detail is not None:
+            body |= self.detail.to_dict(self.scored)
         if self.flags:
             body["flags"] = list(self.flags)
-        return body | self.extra
+        return body | ({"meaningless": True} if self.meaningless else {})
 
 
 def assess(
     reference_text: str, parsed: ModelAnswer | ParseFailure, raw_output: str, lexicon: Lexicon
 ) -> AssessmentResult:
-    """Turn a parsed model answer into an assessment with its phone-level diff."""
+    """Turn a generative model's parsed answer into an assessment with its phone-level diff."""
     if isinstance(parsed, ParseFailure):
         read = {aspect: parsed.partial[aspect] for aspect in SCORE_ASPECTS if aspect in parsed.partial}
         partial = {a: int(str(v)) for a, v in read.items()} if len(read) == len(SCORE_ASPECTS) else None
-        return AssessmentResult(None, None, raw_output, parsed.reason, parsed.flags, partial_scores=partial)
+        return AssessmentResult(failure=parsed.reason, flags=parsed.flags, detail=ModelOutput(raw_output, partial))
     phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
-    flags = parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words)
-    return AssessmentResult(parsed, phone_diff, raw_output, flags=flags)
+    return AssessmentResult(
+        scores=parsed.scores,
+        word_transcript=parsed.word_transcript,
+        phoneme_transcript=parsed.phoneme_transcript,
+        phone_diff=phone_diff,
+        flags=parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words),
+        detail=ModelOutput(raw_output),
+    )

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from db.models import Recording, RecordingStatus
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
-from scoring.assessment import AssessmentResult
+from scoring.assessment import AssessmentResult, ModelOutput
 from scoring.lexicon import WordEntry
 from scoring.mdd import diff
-from scoring.parsing import ModelAnswer
 from scoring.scores import SCORE_ASPECTS
 
 
@@ -59,16 +58,17 @@ def scored(
     """An assessment with the given (accuracy, fluency, prosodic, total), reference words
     given as (text, canonical phones) and the phones heard."""
     entries = [WordEntry(text, (tuple(phones.split()),)) for text, phones in words]
-    answer = ModelAnswer(
+    return AssessmentResult(
         scores=dict(zip(SCORE_ASPECTS, scores, strict=True)),
         word_transcript=" ".join(text for text, _ in words),
         phoneme_transcript=heard,
+        phone_diff=diff(entries, heard.split()),
+        detail=ModelOutput("{}"),
     )
-    return AssessmentResult(answer, diff(entries, heard.split()), raw_output="{}")
 
 
 def unparseable() -> AssessmentResult:
-    return AssessmentResult(None, None, raw_output="I think it sounds fine.", failure="missing accuracy")
+    return AssessmentResult(failure="missing accuracy", detail=ModelOutput("I think it sounds fine."))
 
 
 def add_assessment(session: Session, recording_id: int, model: str, assessment: AssessmentResult) -> int:

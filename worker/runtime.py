@@ -3,7 +3,6 @@ pool of download threads, and the engine, loaded on first use in the process tha
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +11,6 @@ from functools import cached_property
 from engines import Engine, load_engine
 from pronscore.settings import Settings
 from pronscore.storage import AudioStore
-
-log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -29,6 +26,4 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        name = self.settings.engine_name
-        log.info("loading the %s engine%s", name, f" ({self.settings.model})" if name == "phi4mm" else "")
-        return load_engine(self.settings)
+        return load_engine()

@@ -18,11 +18,20 @@ from engines.gop.features import FRAME_SECONDS, PAUSE_SECONDS, PhoneEvidence, ph
 from scoring.alignment import Edit, Op
 from scoring.assessment import AssessmentResult
 from scoring.mdd import SentenceDiff, WordDiff
-from scoring.parsing import ModelAnswer
 from scoring.pronunciation import PhoneScore, WordErrorType, WordScore, word_error_type
 from scoring.scores import SCORE_ASPECTS
 
 MIN_INSERTION_FRAMES = 5
+
+
+@dataclass(frozen=True)
+class ScoreEstimates:
+    """The calibration's sentence scores before rounding to the integers stored, for evaluation."""
+
+    estimates: dict[str, float]
+
+    def to_dict(self, scored: bool) -> dict[str, dict[str, float]]:
+        return {"score_estimates": {aspect: round(value, 2) for aspect, value in self.estimates.items()}}
 
 
 @dataclass(frozen=True)
@@ -92,17 +101,16 @@ def assessment(analysis: Analysis, calibration: Calibration) -> AssessmentResult
         accuracy = models["word"].predict(found.words[word.index]) if word.index in found.words else None
         words.append(WordScore(word.index, word.text, accuracy, word_error_type(word.ops, accuracy)))
     estimates = {aspect: models[aspect].predict(found.utterance) for aspect in SCORE_ASPECTS}
-    scores = {aspect: round(value) for aspect, value in estimates.items()}
     spoken = [w.text for w, s in zip(sentence.words, words, strict=True) if s.error_type is not WordErrorType.omission]
-    answer = ModelAnswer(scores, " ".join(spoken), " ".join(p for w in sentence.words for p in w.actual))
     flags = tuple(f"unknown_word:{w}" for w in sentence.unknown_words)
     flags += ("alignment:phone_loop_fallback",) if analysis.method == "loop" else ()
     return AssessmentResult(
-        answer,
-        sentence,
-        raw_output="",
-        flags=flags,
-        extra={"score_estimates": {aspect: round(value, 2) for aspect, value in estimates.items()}},
+        scores={aspect: round(value) for aspect, value in estimates.items()},
+        word_transcript=" ".join(spoken),
+        phoneme_transcript=" ".join(p for w in sentence.words for p in w.actual),
+        phone_diff=sentence,
         word_scores=tuple(words),
         phone_scores=phones,
+        flags=flags,
+        detail=ScoreEstimates(estimates),
     )

@@ -20,13 +20,14 @@ from engines.base import EngineVersion, ScoringItem
 from engines.gop.analysis import AlignmentFailed, Analyser
 from engines.gop.assess import assessment
 from engines.gop.calibration import load_calibration
+from engines.gop.spec import NAME
+from engines.gop.version import GopVersion
 from scoring.assessment import AssessmentResult
 from scoring.failures import FailureReason
 from scoring.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
 
-TASK_FORMAT = "gop-v1"
 ACOUSTIC_MODEL = "pocketsphinx/en-us"
 
 
@@ -42,7 +43,7 @@ def gop_config(settings: Any, calibration: str | Path | None = None) -> GopConfi
 
 
 def failed(reason: FailureReason, detail: str) -> AssessmentResult:
-    return AssessmentResult(None, None, raw_output="", failure=detail, failure_reason=reason)
+    return AssessmentResult(failure=detail, failure_reason=reason)
 
 
 class GopEngine:
@@ -52,11 +53,12 @@ class GopEngine:
         sphinx = package_version("pocketsphinx")
         self._version = EngineVersion(
             name=f"gop-{ACOUSTIC_MODEL}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}",
+            engine=NAME,
             base_model=ACOUSTIC_MODEL,
             base_revision=sphinx,
-            adapter_sha256=self.calibration.sha256,
-            task_format=TASK_FORMAT,
-            decoding={"engine": "gop", "calibration": self.calibration.version},
+            artifact_sha256=self.calibration.sha256,
+            runtime={"pocketsphinx": sphinx},
+            detail=GopVersion(self.calibration.version),
         )
 
     @property

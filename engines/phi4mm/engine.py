@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +36,9 @@ from engines.phi4mm.loading import (
     resolve_dtype,
 )
 from engines.phi4mm.manifest import serving_task_format
+from engines.phi4mm.spec import NAME
 from engines.phi4mm.stopping import StopRule
+from engines.phi4mm.version import Phi4Version
 from scoring.assessment import AssessmentResult, assess
 from scoring.formats import TaskFormat, get_format
 from scoring.lexicon import Lexicon, default_lexicon
@@ -124,15 +127,12 @@ class Phi4Engine:
             self.decoder.warm_up()
         self._version = EngineVersion(
             name=_version_name(config, revision, adapter_hash),
+            engine=NAME,
             base_model=config.model,
             base_revision=revision,
-            adapter_sha256=adapter_hash,
-            task_format=self.task.name,
-            decoding={
-                "strategy": "greedy",
-                "dtype": str(self.dtype).removeprefix("torch."),
-                "loop": config.decode_loop,
-            },
+            artifact_sha256=adapter_hash,
+            runtime={"transformers": package_version("transformers"), "torch": torch.__version__},
+            detail=Phi4Version(self.task.name, str(self.dtype).removeprefix("torch."), config.decode_loop),
             meaningless=bool(getattr(parts.model.config, TINY_MARKER, False)),
         )
 
@@ -225,11 +225,10 @@ class Phi4Engine:
         if not items:
             return []
         outputs, millis = self.generate(items)
-        extra = {"meaningless": True} if self.version.meaningless else {}
         results = []
         for item, raw in zip(items, outputs, strict=True):
             result = assess(item.reference_text, self.task.parse(raw), "\n\n".join(raw), self.lexicon)
-            results.append(replace(result, generation_ms=millis, extra=extra))
+            results.append(replace(result, generation_ms=millis, meaningless=self.version.meaningless))
         return results
 
     def close(self) -> None:

@@ -83,8 +83,10 @@ def test_score_with_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_score_warms_up_only_the_batch_sizes_its_files_need() -> None:
-    from cli.model import _decode_shapes
+    from engines.phi4mm.spec import PHI4MM, Phi4Settings
 
-    assert _decode_shapes(1) == {"batch_sizes": (1,), "cache_tokens": 4096}
-    assert _decode_shapes(3) == {"batch_sizes": (1, 2, 4), "cache_tokens": 4 * 4096}
-    assert _decode_shapes(10_000)["batch_sizes"][-1] == 256
+    assert PHI4MM.trim is not None
+    settings = Phi4Settings()
+    assert PHI4MM.trim(settings, 1) == {"batch_sizes": (1,), "decode_cache_tokens": 4096}
+    assert PHI4MM.trim(settings, 3) == {"batch_sizes": (1, 2, 4), "decode_cache_tokens": 4 * 4096}
+    assert PHI4MM.trim(settings, 10_000)["batch_sizes"][-1] == 256

@@ -9,17 +9,25 @@ from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
 
 
-class RecordingEngine:
-    """Answers every item with an unparseable result naming its text; remembers each call."""
+class NoDetail:
+    def to_dict(self) -> dict[str, str]:
+        return {}
 
-    version = EngineVersion("recorder", "none", None, None, "joint-v1")
+    def columns(self) -> dict[str, None]:
+        return {"task_format": None, "decoding": None}
+
+
+class RecordingEngine:
+    """Answers every item with a failed result naming its text; remembers each call."""
+
+    version = EngineVersion("recorder", "recorder", "none", None, None, {}, NoDetail())
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
         self.calls.append([item.reference_text for item in items])
-        return [AssessmentResult(None, None, raw_output=item.reference_text) for item in items]
+        return [AssessmentResult(failure=item.reference_text) for item in items]
 
     def close(self) -> None:
         pass
@@ -34,7 +42,7 @@ def test_chunks_are_shortest_first_within_the_budget_and_results_keep_the_input_
     engine = RecordingEngine()
     results = score_in_chunks(engine, items, chunk_seconds=6)
     assert engine.calls == [["one", "two", "three"], ["five"], ["seven"]]
-    assert [r.raw_output for r in results] == ["five", "one", "three", "two", "seven"]
+    assert [r.failure for r in results] == ["five", "one", "three", "two", "seven"]
 
 
 def test_no_items_no_calls() -> None:

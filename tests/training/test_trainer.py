@@ -60,7 +60,7 @@ def test_two_steps_give_a_finite_loss_and_an_adapter_the_engine_loads(tiny_model
         items.append(ScoringItem(decode(path.read_bytes(), 40), text))
     plain = Phi4Engine(Phi4Config(model=str(tiny_model)))
     tuned = Phi4Engine(Phi4Config(model=str(tiny_model), adapter=str(result.adapter)))
-    assert tuned.version.adapter_sha256 == manifest["weights_sha256"]
+    assert tuned.version.artifact_sha256 == manifest["weights_sha256"]
     assert tuned.generate(items)[0] != plain.generate(items)[0]
 
 

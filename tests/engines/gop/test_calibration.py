@@ -31,7 +31,7 @@ def test_its_version_and_sha256_are_in_every_assessments_model_version(fitted: C
     path = tmp_path / "calibration.json"
     sha256 = fitted.save(path)
     engine = GopEngine(GopConfig(path))
-    assert engine.version.adapter_sha256 == sha256
+    assert engine.version.artifact_sha256 == sha256
     assert "test-fit" in engine.version.name and sha256[:12] in engine.version.name
     wav, text = sample_wav(1)
     [result] = engine.score([ScoringItem(decode(wav.read_bytes(), 40.0), text)])

@@ -78,7 +78,7 @@ def test_audio_that_is_not_speech_fails_alone_with_alignment_failed(
     path, reference = sample_wav(0)
     results = gop_engine.score([ScoringItem(samples, text), ScoringItem(decode(path.read_bytes(), 40.0), reference)])
     assert results[0].to_dict()["reason"] == FailureReason.alignment_failed
-    assert results[0].to_dict()["status"] == "failed" and results[0].answer is None
+    assert results[0].to_dict()["status"] == "failed" and results[0].scores is None
     assert results[1].scored, "its batch-mate is scored"
 
 
@@ -100,6 +100,6 @@ def test_a_reference_that_was_not_read_fails_with_alignment_failed(gop_engine: G
 def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     version = gop_engine.version
     calibration = gop_engine.calibration
-    assert version.adapter_sha256 == calibration.sha256 and len(calibration.sha256) == 64
+    assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
-    assert version.task_format == "gop-v1" and not version.meaningless
+    assert version.detail.method == "gop-v1" and not version.meaningless

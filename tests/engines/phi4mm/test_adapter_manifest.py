@@ -14,7 +14,7 @@ from engines import load_engine
 from engines.phi4mm import Phi4Config, Phi4Engine
 from engines.phi4mm.lora import ADAPTER_MANIFEST, BASE_SPEECH_ADAPTER
 from engines.phi4mm.manifest import AdapterMismatch, base_model_id
-from pronscore.settings import Settings
+from engines.phi4mm.spec import Phi4Settings
 from tests.conftest import sample_wav
 
 runner = CliRunner()
@@ -30,9 +30,9 @@ def _adapter(base: Path, out: Path, **manifest: object) -> Path:
 
 def test_the_adapters_own_task_format_is_the_default(tiny_model: Path, tmp_path: Path) -> None:
     engine = Phi4Engine(Phi4Config(model=str(tiny_model), adapter=str(_adapter(tiny_model, tmp_path / "a"))))
-    assert engine.task.name == engine.version.task_format == "paper"
+    assert engine.task.name == engine.version.detail.task_format == "paper"
     assert engine.version.name.endswith("/paper")
-    assert Settings.model_fields["task_format"].default is None, "unset, so that the adapter decides"
+    assert Phi4Settings.model_fields["task_format"].default is None, "unset, so that the adapter decides"
 
 
 @pytest.mark.parametrize(
@@ -70,8 +70,8 @@ def test_the_expert_override_serves_it_and_logs_the_mismatch(
     }.items():
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.WARNING, logger="engines.phi4mm.manifest"):
-        engine = load_engine(Settings())
-    assert engine.version.task_format == "joint-v1"
+        engine = load_engine()
+    assert engine.version.detail.task_format == "joint-v1"
     assert "trained on 'paper', asked to serve 'joint-v1'" in caplog.text
 
 

@@ -30,8 +30,8 @@ def untaught(untaught_model: Path) -> Phi4Engine:
 def test_loads_from_disk_and_records_its_version(tiny_model: Path) -> None:
     engine = Phi4Engine(Phi4Config(model=str(tiny_model)))
     assert engine.version.meaningless
-    assert engine.version.task_format == "joint-v1"
-    assert engine.version.adapter_sha256 is None
+    assert engine.version.detail.task_format == "joint-v1"
+    assert engine.version.artifact_sha256 is None
     assert engine.version.name == f"{tiny_model.name}+speech-lora/joint-v1"
     assert engine.dtype == torch.float32 and engine.device.type == "cpu"
 
@@ -66,8 +66,8 @@ def test_a_peft_adapter_loads_and_changes_outputs(untaught_model: Path, tmp_path
     adapted = Phi4Engine(Phi4Config(model=str(untaught_model), adapter=str(tmp_path / "adapter")))
     items = _items(2)
     assert adapted.generate(items)[0] != plain.generate(items)[0]
-    assert adapted.version.adapter_sha256 and len(adapted.version.adapter_sha256) == 64
-    assert adapted.version.adapter_sha256[:12] in adapted.version.name
+    assert adapted.version.artifact_sha256 and len(adapted.version.artifact_sha256) == 64
+    assert adapted.version.artifact_sha256[:12] in adapted.version.name
 
 
 def test_missing_adapter_is_a_clear_error(untaught_model: Path, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_unparseable_generation_is_a_failure_not_an_exception(untaught: Phi4Engi
         assert assessment.failure.startswith("missing ")
         body = assessment.to_dict()
         assert body["reason"] == "unparseable_output"
-        assert body["raw_output"] == assessment.raw_output
+        assert body["raw_output"] == assessment.detail.raw
 
 
 def test_paper_format_runs_two_generations(untaught_model: Path) -> None:
