@@ -4,7 +4,8 @@ Columns: recording_id, learner_id, class_id, audio (a local path, relative to th
 folder, or s3://bucket/key), text (the reference sentence), submitted_at (ISO 8601; a time
 without zone is taken as UTC). Each bad row is reported with its line number and reason, and
 only that row is lost: bytes that are not UTF-8, a NUL character, an over-long id or text, a
-CSV field over the csv module's limit or a quote left open, a date outside the accepted range. An id that appears
+CSV field over the csv module's limit or a quote left open, a JSON array, object or boolean
+where text belongs, a date outside the accepted range. An id that appears
 twice rejects every row carrying it, since we cannot tell which one is right.
 """
 
@@ -197,6 +198,18 @@ def validated(
             yield parsed
 
 
+_NOT_TEXT = {list: "an array", dict: "an object", bool: "a boolean"}
+
+
+def _json_field_problem(row: Mapping[str, Any]) -> str | None:
+    """A column holding a JSON array, object or boolean: no field is one (numbers are read as text)."""
+    for name in COLUMNS:
+        kind = _NOT_TEXT.get(type(row.get(name)))
+        if kind is not None:
+            return f"{name} is {kind}, not text"
+    return None
+
+
 def _decoded_lines(path: Path) -> Iterator[str]:
     """The file's lines as text; bytes that are not UTF-8 survive as lone surrogates, which
     validation rejects row by row."""
@@ -324,10 +337,8 @@ class Manifest:
                 except json.JSONDecodeError as error:
                     yield number, RowError(number, f"not valid JSON ({error.msg})")
                     continue
-                if not isinstance(value, dict):
-                    yield number, RowError(number, "not a JSON object")
-                    continue
-                yield number, value
+                problem = "not a JSON object" if not isinstance(value, dict) else _json_field_problem(value)
+                yield number, value if problem is None else RowError(number, problem)
 
 
 def read_manifest(path: Path, settings: Settings | None = None) -> Validated:

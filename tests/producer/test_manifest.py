@@ -224,3 +224,27 @@ def test_a_stray_quote_costs_only_the_row_it_opens_on(tmp_path: Path, texts: lis
     assert [s.recording_id for s in result.submissions] == [f"r{i}" for i in range(len(texts))]
     assert [e.line for e in result.errors] == [at + 2]
     assert result.errors[0].reason.startswith("unclosed quote")
+
+
+_NOT_TEXT = st.one_of(
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(column=st.sampled_from(["recording_id", "learner_id", "class_id", "audio", "text", "submitted_at"]),
+       value=_NOT_TEXT)  # fmt: skip
+def test_jsonl_fields_that_are_arrays_objects_or_booleans_are_rejected_by_line_and_field(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    wav, text = sample_wav(0)
+    good = {"recording_id": "r1", "learner_id": "kim", "audio": str(wav), "text": text, "submitted_at": "2026-09-07"}
+    path = tmp_path / "night.jsonl"
+    rows = [good, {**good, "recording_id": "r2", column: value}, {**good, "recording_id": "r3", "learner_id": 42}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = read_manifest(path)
+    kind = {list: "an array", dict: "an object", bool: "a boolean"}[type(value)]
+    assert [(e.line, e.reason) for e in result.errors] == [(2, f"{column} is {kind}, not text")]
+    assert [(s.recording_id, s.learner_id) for s in result.submissions] == [("r1", "kim"), ("r3", "42")]
