@@ -45,6 +45,7 @@ from producer.manifest import (
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri, StorageError
+from scoring.failures import FailureReason
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +268,11 @@ class ScoringClient:
 
     # Retry and status ------------------------------------------------------------------
 
-    def retry(self, run: str, reason: str | None = None) -> RetryResult:
+    def retry(self, run: str, reason: FailureReason | str | None = None) -> RetryResult:
         """Queue a run's failed recordings again (only those failed for `reason`, if given),
-        with their attempts reset; recordings that failed at intake need corrected audio."""
+        with their attempts reset; recordings that failed at intake need corrected audio.
+        A reason that does not exist raises `UnknownReason` (a typo would queue nothing)."""
+        reason = None if reason is None else FailureReason.named(reason)
         with session_scope(self.settings.database_url) as session:
             found = find_run(session, run)
             outcome = RetryResult(run=found.name)

@@ -18,6 +18,7 @@ from producer.client import ScoringClient
 from producer.sample import write_manifest
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri, StorageError
+from scoring.failures import FailureReason, UnknownReason
 from tests.pipeline import short_sample
 
 
@@ -313,3 +314,19 @@ def test_status_shows_progress_within_a_running_batch(no_worker: dict) -> None:
         record_progress(session, batch_id, "host:1", 2, 5)
     shown = CliRunner().invoke(app, ["status", "night-progress"])
     assert f"batch {batch_id}: 2 of 5 chunks scored" in shown.stdout
+
+
+def test_retry_refuses_an_unknown_reason_and_names_the_valid_ones(no_worker: dict) -> None:
+    ScoringClient().enqueue(short_sample(2), run="night-typo")
+    with session_scope(get_settings().database_url) as session:
+        session.execute(text("UPDATE batches SET status = 'done'"))
+        session.execute(text("UPDATE recordings SET status = 'failed', failure_reason = 'attempts_exhausted'"))
+    retried = CliRunner().invoke(app, ["retry", "night-typo", "--reason", "attempts_exausted"])
+    assert retried.exit_code == 2, retried.output
+    (message,) = retried.stderr.strip().splitlines()
+    assert "unknown failure reason 'attempts_exausted'" in message
+    assert all(reason.value in message for reason in FailureReason)
+    with pytest.raises(UnknownReason, match="unknown failure reason 'nope'"):
+        ScoringClient().retry("night-typo", reason="nope")
+    with session_scope(get_settings().database_url) as session:
+        assert set(session.execute(select(Recording.status)).scalars()) == {"failed"}, "nothing queued"
