@@ -1,9 +1,11 @@
-"""Builders for hand-made rows, through the same upserts the product uses."""
+"""Builders for hand-made rows, through the same upserts the product uses, and for audio."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -73,3 +75,15 @@ def unparseable() -> AssessmentResult:
 
 def add_assessment(session: Session, recording_id: int, model: str, assessment: AssessmentResult) -> int:
     return upsert_assessment(session, recording_id, upsert_model_version(session, model), assessment)
+
+
+def sparse_wav(path: Path, seconds: float, rate: int = 16_000) -> Path:
+    """A 16-bit mono WAV of `seconds` of silence whose samples are a hole in the file: hours
+    of audio written in no time and taking no disk."""
+    size = int(seconds * rate) * 2
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)  # PCM, mono, 16-bit
+    header = b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE" + b"fmt " + fmt + b"data" + struct.pack("<I", size)
+    with path.open("wb") as handle:
+        handle.write(header)
+        handle.truncate(len(header) + size)
+    return path

@@ -19,6 +19,7 @@ from producer.sample import write_manifest
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri, StorageError
 from scoring.failures import FailureReason, UnknownReason
+from tests.factories import sparse_wav
 from tests.pipeline import short_sample
 
 
@@ -330,3 +331,19 @@ def test_retry_refuses_an_unknown_reason_and_names_the_valid_ones(no_worker: dic
         ScoringClient().retry("night-typo", reason="nope")
     with session_scope(get_settings().database_url) as session:
         assert set(session.execute(select(Recording.status)).scalars()) == {"failed"}, "nothing queued"
+
+
+def test_a_long_file_is_refused_from_its_header_without_being_read_into_memory(no_worker: dict, tmp_path: Path) -> None:
+    import tracemalloc
+
+    two_hours = sparse_wav(tmp_path / "two-hours.wav", 2 * 3600)  # 230 MB
+    row = short_sample(1)[0]
+    rows = [{**row, "recording_id": f"long-{i}", "audio": str(two_hours)} for i in range(8)]
+    tracemalloc.start()
+    try:
+        result = ScoringClient().enqueue(rows, run="night-long")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.reason for e in result.failed_at_intake] == ["audio_too_long: 7200.0 s is over the 40 s limit"] * 8
+    assert peak < 32 * 2**20, f"taking in eight rows of one 230 MB file peaked at {peak / 2**20:.0f} MiB"
