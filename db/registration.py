@@ -3,7 +3,7 @@
 The same recording_id with the same content (sha256) is the same recording: enqueued again it
 is already known, or corrected when its text, learner, class or date changed (a changed text
 queues it again, since its assessment depends on the text). The same id with new content is a
-new version. Rows whose audio did not decode are registered as failed, with their reason, and
+new version. Rows whose audio did not decode are registered as failed, with their failure, and
 counted by the caller, not here.
 """
 
@@ -18,12 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Learner, Recording, RecordingStatus
+from db.models import Learner, Recording, RecordingStatus, failure_columns
+from scoring.failures import RecordingFailure
 
 
 @dataclass(frozen=True)
 class NewRecording:
-    """One row to register; `failure` is (reason, detail) for audio refused at intake."""
+    """One row to register; `failure` is set for audio refused at intake."""
 
     source_id: str
     learner: str
@@ -33,7 +34,7 @@ class NewRecording:
     reference_text: str
     submitted_at: datetime
     duration_seconds: float | None
-    failure: tuple[str, str] | None = None
+    failure: RecordingFailure | None = None
 
 
 @dataclass
@@ -116,9 +117,8 @@ def _update_known(
             "status": RecordingStatus.queued,
             "batch_id": None,
             "attempts": 0,
-            "failure_reason": None,
-            "last_error": None,
             "run_id": run_id(),
+            **failure_columns(None),
         }
         outcome.waiting[known.id] = changes.get("duration_seconds", known.duration_seconds)
     if changes:
@@ -147,8 +147,7 @@ def _insert(
             "run_id": run_id,
             "status": RecordingStatus.failed if row.failure else RecordingStatus.queued,
             "attempts": 0,
-            "failure_reason": row.failure[0] if row.failure else None,
-            "last_error": row.failure[1] if row.failure else None,
+            **failure_columns(row.failure),
         }
         for row in rows
     ]

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, literal_column, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording
+from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording, failure_columns
 from scoring.assessment import AssessmentResult
 
 
@@ -90,8 +90,9 @@ def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:
         "word_transcript": answer.word_transcript if answer else None,
         "phoneme_transcript": answer.phoneme_transcript if answer else None,
         "raw_output": assessment.raw_output,
-        "flags": {"flags": list(assessment.flags), "failure": assessment.failure},
+        "flags": list(assessment.flags),
         "generation_ms": assessment.generation_ms,
+        **failure_columns(assessment.failure),
     }
 
 

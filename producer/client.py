@@ -47,7 +47,7 @@ from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri, StorageError
 from scoring.audio import AudioSource
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class _Verdict:
     """What intake found of one content: its length, why it failed, or where its copy is."""
 
     seconds: float | None
-    failure: tuple[str, str] | None
+    failure: RecordingFailure | None
     stored: str | None
 
 
@@ -196,12 +196,11 @@ class ScoringClient:
             verdict, uploaded = seen.get(key), False
             if verdict is None:
                 checked = check_audio(source, self.settings.max_audio_seconds)
-                failure = (checked.refusal.reason.value, checked.refusal.detail) if checked.refusal else None
                 stored = None
                 if checked.wav is not None and not submission.is_s3:
                     uri, uploaded = self.store.put_if_absent(checked.wav, sha256, ".16k.wav")
                     stored = str(uri)
-                verdict = seen.add(key, _Verdict(checked.seconds, failure, stored))
+                verdict = seen.add(key, _Verdict(checked.seconds, checked.failure, stored))
         record = NewRecording(
             source_id=source_id,
             learner=submission.learner_id,
@@ -231,10 +230,7 @@ class ScoringClient:
             records.append(outcome.record)
             result.uploaded += outcome.uploaded
             if outcome.record.failure:
-                reason, detail = outcome.record.failure
-                result.failed_at_intake.append(
-                    RowError(submission.line, f"{reason}: {detail}", submission.recording_id)
-                )
+                result.failed_at_intake.append(RowError(submission.line, str(outcome.record.failure)))
         if not records:
             return
         run_ids: list[int] = []

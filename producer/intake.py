@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scoring.audio import SAMPLE_RATE, AudioError, AudioSource, decode, to_wav
+from scoring.failures import RecordingFailure
 
 
 class OutsideRoot(ValueError):
@@ -49,7 +50,7 @@ class CheckedAudio:
 
     wav: bytes | None
     seconds: float | None
-    refusal: AudioError | None = None
+    failure: RecordingFailure | None = None
 
 
 def check_audio(source: AudioSource, max_seconds: float) -> CheckedAudio:
@@ -57,5 +58,5 @@ def check_audio(source: AudioSource, max_seconds: float) -> CheckedAudio:
     try:
         samples = decode(source, max_seconds)
     except AudioError as error:
-        return CheckedAudio(None, None, error)
+        return CheckedAudio(None, None, RecordingFailure(error.reason, error.detail))
     return CheckedAudio(to_wav(samples), len(samples) / SAMPLE_RATE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import Lexicon
 from scoring.mdd import SentenceDiff, diff
 from scoring.parsing import ModelAnswer, ParseFailure
@@ -15,32 +15,30 @@ from scoring.scores import SCORE_ASPECTS
 
 @dataclass(frozen=True)
 class AssessmentResult:
-    """A scored recording, or a failed one (`failure` set): by default its model output could
-    not be read; an engine that knows better says why in `failure_reason`. A failed one keeps
-    `partial_scores` when its scores were read though its transcripts were not (the `paper`
-    format's two turns), for evaluation. Engines that score each word and phone (GOP) fill
-    `word_scores` and `phone_scores`."""
+    """A scored recording (`answer` set), or a failed one (`failure` set, and no answer): its
+    model output could not be read (`unparseable_output`), or the engine says why it could not
+    score it. A failed one keeps `partial_scores` when its scores were read though its
+    transcripts were not (the `paper` format's two turns), for evaluation. Engines that score
+    each word and phone (GOP) fill `word_scores` and `phone_scores`."""
 
     answer: ModelAnswer | None
     phone_diff: SentenceDiff | None
     raw_output: str
-    failure: str | None = None
+    failure: RecordingFailure | None = None
     flags: tuple[str, ...] = ()
     generation_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     partial_scores: dict[str, int] | None = None
-    failure_reason: FailureReason | None = None
     word_scores: tuple[WordScore, ...] = ()
     phone_scores: tuple[PhoneScore, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.answer is None) == (self.failure is None):
+            raise ValueError("an assessment has an answer or a failure, not both nor neither")
 
     @property
     def scored(self) -> bool:
         return self.answer is not None
-
-    @property
-    def reason(self) -> FailureReason:
-        """Why a failed result failed."""
-        return self.failure_reason or FailureReason.unparseable_output
 
     def _word_dict(self, word: dict[str, Any]) -> dict[str, Any]:
         index = word["index"]
@@ -55,7 +53,15 @@ class AssessmentResult:
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": "scored" if self.scored else "failed"}
-        if self.answer is not None and self.phone_diff is not None:
+        if self.failure is not None:
+            body |= {
+                "reason": self.failure.reason.value,
+                "detail": self.failure.detail,
+                "raw_output": self.raw_output,
+            }
+            if self.partial_scores:
+                body["scores"] = self.partial_scores
+        elif self.answer is not None and self.phone_diff is not None:
             body |= {
                 "scores": self.answer.scores,
                 "word_transcript": self.answer.word_transcript,
@@ -64,14 +70,6 @@ class AssessmentResult:
             }
             if self.phone_diff.unknown_words:
                 body["unknown_words"] = self.phone_diff.unknown_words
-        else:
-            body |= {
-                "reason": self.reason.value,
-                "detail": self.failure,
-                "raw_output": self.raw_output,
-            }
-            if self.partial_scores:
-                body["scores"] = self.partial_scores
         if self.flags:
             body["flags"] = list(self.flags)
         return body | self.extra
@@ -84,7 +82,8 @@ def assess(
     if isinstance(parsed, ParseFailure):
         read = {aspect: parsed.partial[aspect] for aspect in SCORE_ASPECTS if aspect in parsed.partial}
         partial = {a: int(str(v)) for a, v in read.items()} if len(read) == len(SCORE_ASPECTS) else None
-        return AssessmentResult(None, None, raw_output, parsed.reason, parsed.flags, partial_scores=partial)
+        failure = RecordingFailure(FailureReason.unparseable_output, parsed.reason)
+        return AssessmentResult(None, None, raw_output, failure, parsed.flags, partial_scores=partial)
     phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
     flags = parsed.flags + tuple(f"unknown_word:{w}" for w in phone_diff.unknown_words)
     return AssessmentResult(parsed, phone_diff, raw_output, flags=flags)

@@ -1,6 +1,9 @@
 """Why a recording could not be scored: one reason a person can act on, and the detail behind it.
 
-Adding a reason is a change here: a member of `FailureReason` and its plain-words
+A failure is one `RecordingFailure` wherever it travels: refused at intake, lost from the store,
+failed by an engine, given up after crashes. It is stored as two columns, `failure_reason` and
+`failure_detail`, of the recording (and of the assessment, for a model answer that could not be
+read). Adding a reason is a change here: a member of `FailureReason` and its plain-words
 explanation in `EXPLANATIONS` (tests fail until both exist and README.md's table lists it).
 """
 

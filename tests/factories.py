@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from db.models import Recording, RecordingStatus
 from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
 from scoring.assessment import AssessmentResult
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import WordEntry
 from scoring.mdd import diff
 from scoring.parsing import ModelAnswer
@@ -70,7 +71,8 @@ def scored(
 
 
 def unparseable() -> AssessmentResult:
-    return AssessmentResult(None, None, raw_output="I think it sounds fine.", failure="missing accuracy")
+    failure = RecordingFailure(FailureReason.unparseable_output, "missing accuracy")
+    return AssessmentResult(None, None, raw_output="I think it sounds fine.", failure=failure)
 
 
 def add_assessment(session: Session, recording_id: int, model: str, assessment: AssessmentResult) -> int:

@@ -21,7 +21,7 @@ from engines.gop.analysis import AlignmentFailed, Analyser
 from engines.gop.assess import assessment
 from engines.gop.calibration import load_calibration
 from scoring.assessment import AssessmentResult
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def gop_config(settings: Any, calibration: str | Path | None = None) -> GopConfi
 
 
 def failed(reason: FailureReason, detail: str) -> AssessmentResult:
-    return AssessmentResult(None, None, raw_output="", failure=detail, failure_reason=reason)
+    return AssessmentResult(None, None, raw_output="", failure=RecordingFailure(reason, detail))
 
 
 class GopEngine:

@@ -36,7 +36,7 @@ def night(clean_db: str) -> int:
                 session, source, "lee", "4a", WHEN, run_id=run_id, status=RecordingStatus.failed, failure_reason=reason
             )
         session.execute(
-            update(Recording).where(Recording.source_id == "f1").values(last_error="peak level 0.0001 is silence")
+            update(Recording).where(Recording.source_id == "f1").values(failure_detail="peak level 0.0001 is silence")
         )
         add_recording(session, "q1", "kim", "4a", WHEN, run_id=run_id)
         get_or_create_run(session, "later")  # the newest run, so RUN must pick `night`
