@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, text
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording, failure_columns
+from db.models import Assessment, AssessmentStatus, ModelVersion, failure_columns
 from scoring.assessment import AssessmentResult
-
-
-def upsert_learner(session: Session, external_id: str, class_id: str | None) -> int:
-    statement = (
-        insert(Learner)
-        .values(external_id=external_id, class_id=class_id)
-        .on_conflict_do_update(index_elements=[Learner.external_id], set_={"class_id": class_id})
-        .returning(Learner.id)
-    )
-    return session.execute(statement).scalar_one()
 
 
 def upsert_model_version(session: Session, name: str, **fields: Any) -> int:
@@ -32,51 +21,6 @@ def upsert_model_version(session: Session, name: str, **fields: Any) -> int:
         .returning(ModelVersion.id)
     )
     return session.execute(statement).scalar_one()
-
-
-def upsert_recording(
-    session: Session,
-    *,
-    source_id: str,
-    sha256: str,
-    learner_id: int,
-    class_id: str | None,
-    storage_uri: str,
-    reference_text: str,
-    submitted_at: datetime,
-    duration_seconds: float | None,
-    run_id: int | None = None,
-) -> tuple[int, bool]:
-    """Register a recording version; returns its id and whether it is new.
-
-    The same source id with the same content is the same recording; new content is a new
-    version. A known recording keeps its status, run and history.
-    """
-    statement = insert(Recording).values(
-        source_id=source_id,
-        sha256=sha256,
-        learner_id=learner_id,
-        class_id=class_id,
-        storage_uri=storage_uri,
-        reference_text=reference_text,
-        submitted_at=submitted_at,
-        duration_seconds=duration_seconds,
-        run_id=run_id,
-    )
-    # A copy in the object store supersedes a local path recorded earlier (by a ratings import).
-    keep_stored = case(
-        (Recording.storage_uri.like("s3://%"), Recording.storage_uri),
-        else_=statement.excluded.storage_uri,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[Recording.source_id, Recording.sha256],
-        set_={
-            "storage_uri": keep_stored,
-            "duration_seconds": func.coalesce(Recording.duration_seconds, statement.excluded.duration_seconds),
-        },
-    ).returning(Recording.id, literal_column("xmax = 0"))
-    recording_id, inserted = session.execute(statement).one()
-    return recording_id, inserted
 
 
 def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Builders for hand-made rows, through the same upserts the product uses, and for audio."""
+"""Builders for hand-made rows, through the same writes the product uses, and for audio."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from db.models import Recording, RecordingStatus
-from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
+from db.registration import NewRecording, register_chunk
+from db.upserts import upsert_assessment, upsert_model_version
 from scoring.assessment import AssessmentResult
 from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import WordEntry
@@ -36,18 +37,20 @@ def add_recording(
 ) -> int:
     """A recording's row; `take` names another audio version of the same recording id."""
     key = source_id if take is None else f"{source_id}-{take}"
-    recording_id, _ = upsert_recording(
-        session,
+    row = NewRecording(
         source_id=source_id,
-        sha256=f"sha-{key}",
-        learner_id=upsert_learner(session, learner, class_id),
+        learner=learner,
         class_id=class_id,
+        sha256=f"sha-{key}",
         storage_uri=f"s3://bucket/{key}",
         reference_text=reference_text,
         submitted_at=submitted_at,
         duration_seconds=duration,
-        run_id=run_id,
     )
+    register_chunk(session, [row], run_id=lambda: run_id)
+    recording_id = session.execute(
+        select(Recording.id).where(Recording.source_id == source_id, Recording.sha256 == row.sha256)
+    ).scalar_one()
     session.execute(
         update(Recording).where(Recording.id == recording_id).values(status=status, failure_reason=failure_reason)
     )

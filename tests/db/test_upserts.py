@@ -3,8 +3,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, Learner, PhoneDiff, Recording
-from db.upserts import upsert_learner, upsert_recording
+from db.models import Assessment, PhoneDiff
 from tests.factories import add_assessment, add_recording, scored
 
 WHEN = datetime(2026, 9, 7, 9, tzinfo=UTC)
@@ -12,50 +11,6 @@ WHEN = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
 def _count(session: Session, model: type) -> int:
     return session.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def test_learner_upsert_is_idempotent_and_updates_class(session: Session) -> None:
-    first = upsert_learner(session, "kim", "4a")
-    again = upsert_learner(session, "kim", "4b")
-    assert first == again
-    assert _count(session, Learner) == 1
-    assert session.get(Learner, first).class_id == "4b"
-
-
-def _register(session: Session, sha: str, uri: str) -> tuple[int, bool]:
-    return upsert_recording(
-        session,
-        source_id="school-1/rec-9",
-        sha256=sha,
-        learner_id=upsert_learner(session, "kim", "4a"),
-        class_id="4a",
-        storage_uri=uri,
-        reference_text="WE CALL IT BEAR",
-        submitted_at=WHEN,
-        duration_seconds=2.5,
-    )
-
-
-def test_recording_same_content_is_registered_once(session: Session) -> None:
-    first, new = _register(session, "aaa", "s3://b/aaa")
-    again, new_again = _register(session, "aaa", "s3://b/aaa")
-    assert first == again
-    assert new and not new_again
-    assert _count(session, Recording) == 1
-
-
-def test_recording_new_content_is_a_new_version(session: Session) -> None:
-    first, _ = _register(session, "aaa", "s3://b/aaa")
-    second, new = _register(session, "bbb", "s3://b/bbb")
-    assert new and second != first
-    assert _count(session, Recording) == 2
-
-
-def test_stored_copy_supersedes_local_path(session: Session) -> None:
-    recording_id, _ = _register(session, "aaa", "file:///tmp/a.wav")
-    _register(session, "aaa", "s3://b/aaa")
-    _register(session, "aaa", "file:///elsewhere/a.wav")
-    assert session.get(Recording, recording_id).storage_uri == "s3://b/aaa"
 
 
 def test_assessment_replay_leaves_one_row_and_a_change_updates_it(session: Session) -> None:
