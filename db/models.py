@@ -123,8 +123,6 @@ class Run(Base):
     created_at: Mapped[datetime] = _created()
     finished_at: Mapped[datetime | None]
 
-    model_version: Mapped[ModelVersion | None] = relationship()
-
 
 class Batch(Base):
     __tablename__ = "batches"

@@ -189,9 +189,9 @@ class ScoringClient:
                     source = files.enter_context(Path(submission.audio).open("rb"))
                 sha256 = content_hash(source)
             except ObjectMissing as error:
-                return RowError(line, str(error), source_id)
+                return RowError(line, str(error))
             except OSError as error:
-                return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})", source_id)
+                return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})")
             key = (sha256, submission.is_s3)  # s3:// inputs are read in place, local ones copied
             verdict, uploaded = seen.get(key), False
             if verdict is None:

@@ -5,8 +5,8 @@ folder, or s3://bucket/key), text (the reference sentence), submitted_at (ISO 86
 without zone is taken as UTC). Each bad row is reported with its line number and reason, and
 only that row is lost: bytes that are not UTF-8, a NUL character, an over-long id or text, a
 CSV field over the csv module's limit or a quote left open, a JSON array, object or boolean
-where text belongs, a date outside the accepted range. An id that appears
-twice rejects every row carrying it, since we cannot tell which one is right.
+where text belongs, a date outside the accepted range. An id that appears twice rejects every
+row carrying it, since we cannot tell which one is right.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ class Submission:
 class RowError:
     line: int
     reason: str
-    recording_id: str | None = None
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -136,22 +135,21 @@ def parse_submitted_at(value: str, rules: RowRules) -> datetime | str:
 def validate_row(line: int, raw: Mapping[str, Any], rules: RowRules) -> Submission | RowError:
     values = {k: ("" if raw.get(k) is None else str(raw.get(k)).strip()) for k in COLUMNS}
     problem = _text_problem(values, rules)
-    recording_id = values["recording_id"] or None
     if problem is not None:
-        return RowError(line, problem, None if problem.startswith("recording_id") else recording_id)
+        return RowError(line, problem)
     missing = [name for name in REQUIRED if not values[name]]
     if missing:
-        return RowError(line, f"missing {', '.join(missing)}", recording_id)
+        return RowError(line, f"missing {', '.join(missing)}")
     submitted = parse_submitted_at(values["submitted_at"], rules)
     if isinstance(submitted, str):
-        return RowError(line, submitted, recording_id)
+        return RowError(line, submitted)
     audio = values["audio"]
     try:
         audio = (
             str(S3Uri.parse(audio)) if audio.startswith("s3://") else str(locate(audio, rules.base, rules.audio_root))
         )
     except (ValueError, OSError) as error:
-        return RowError(line, str(error), recording_id)
+        return RowError(line, str(error))
     return Submission(
         recording_id=values["recording_id"],
         learner_id=values["learner_id"],
@@ -186,14 +184,10 @@ def validated(
             yield raw
             continue
         parsed = validate_row(line, raw, rules)
-        lines = repeated.get(parsed.recording_id or "") if isinstance(parsed, Submission) else None
+        lines = repeated.get(parsed.recording_id) if isinstance(parsed, Submission) else None
         if lines:
             where = ", ".join(map(str, lines))
-            yield RowError(
-                line,
-                f"recording_id {parsed.recording_id!r} appears more than once (lines {where})",
-                parsed.recording_id,
-            )
+            yield RowError(line, f"recording_id {parsed.recording_id!r} appears more than once (lines {where})")
         else:
             yield parsed
 
