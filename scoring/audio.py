@@ -48,11 +48,10 @@ def _rewound(source: AudioSource) -> BinaryIO:
 
 def probe(source: AudioSource) -> AudioInfo:
     """Duration and format from the header, without decoding the samples."""
-    stream = _rewound(source)
-    if stream.seek(0, io.SEEK_END) == 0:
+    if not _rewound(source).read(1):  # not the size: files under /proc report none
         raise AudioError(FailureReason.audio_empty, "the file has no bytes")
     try:
-        info = soundfile.info(_rewound(stream))
+        info = soundfile.info(_rewound(source))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError(
