@@ -82,9 +82,9 @@ def _recording_for(session: Session, record: dict, utterance: RatedUtterance, ba
         submitted_at=_parse_time(record.get("submitted_at")),
         duration_seconds=None,
     )
-    register_chunk(session, [row], run_id=lambda: None)
+    registration = register_chunk(session, [row], run_id=lambda: None)
     registered = select(Recording.id).where(Recording.source_id == source_id, Recording.sha256 == sha256)
-    return session.execute(registered).scalar_one(), True
+    return session.execute(registered).scalar_one(), registration.inserted == 1
 
 
 def import_ratings(session: Session, path: Path, rater: str) -> RatingsImport:

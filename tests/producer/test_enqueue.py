@@ -15,7 +15,8 @@ from cli.app import app
 from db.models import Batch, Learner, Recording, Run
 from db.session import session_scope
 from producer.client import ScoringClient
-from producer.sample import write_manifest
+from producer.ratings import import_ratings
+from producer.sample import sample_submissions, write_manifest, write_ratings
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri, StorageError
 from scoring.failures import FailureReason, UnknownReason
@@ -347,3 +348,17 @@ def test_a_long_file_is_refused_from_its_header_without_being_read_into_memory(n
         tracemalloc.stop()
     assert [e.reason for e in result.failed_at_intake] == ["audio_too_long: 7200.0 s is over the 40 s limit"] * 8
     assert peak < 32 * 2**20, f"taking in eight rows of one 230 MB file peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_recordings_known_from_ratings_are_queued_when_enqueued(no_worker: dict, tmp_path: Path) -> None:
+    submissions = sample_submissions()[:3]
+    ratings = tmp_path / "ratings.jsonl"
+    write_ratings(submissions, ratings)
+    with session_scope(get_settings().database_url) as session:
+        assert import_ratings(session, ratings, "expert").registered == 3
+    result = ScoringClient().enqueue([s.manifest_row() for s in submissions], run="night-rated")
+    assert (result.registered, result.already_known, len(result.rejected)) == (0, 3, 0)
+    with session_scope(get_settings().database_url) as session:
+        rows = session.execute(select(Recording.storage_uri, Recording.run_id, Recording.batch_id)).all()
+    assert len(rows) == 3, "the rated recordings themselves, no second version"
+    assert all(uri.startswith("s3://") and run == result.run_id and batch for uri, run, batch in rows)
