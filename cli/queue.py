@@ -21,6 +21,7 @@ from rich.table import Table
 from cli.common import console, err_console, fail, settings
 from producer.client import EnqueueResult, ScoringClient
 from producer.manifest import ManifestError
+from scoring.failures import UnknownReason
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ def retry(
     reason: str | None = typer.Option(None, "--reason", help="Only recordings failed for this reason."),
 ) -> None:
     """Queue a run's failed recordings again, attempts reset (after fixing what failed them)."""
-    outcome = ScoringClient(settings()).retry(run, reason)
+    try:
+        outcome = ScoringClient(settings()).retry(run, reason)
+    except UnknownReason as error:
+        fail(str(error))
     console.print(
         f"run {outcome.run}: {outcome.requeued} failed recordings queued again in {len(outcome.batches)} batches",
         highlight=False,

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run
+from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run, failure_columns
 from db.runs import record_batch_done
 from db.upserts import upsert_assessments
 from scoring.assessment import AssessmentResult
@@ -176,26 +176,27 @@ def complete_batch(
     answered = [
         (rid, result)
         for rid, result in results.items()
-        if isinstance(result, AssessmentResult) and (result.scored or result.reason is FailureReason.unparseable_output)
+        if isinstance(result, AssessmentResult)
+        and (result.failure is None or result.failure.reason is FailureReason.unparseable_output)
     ]
     upsert_assessments(session, model_version_id, answered)
     scored = [rid for rid, result in answered if result.scored]
     failures = {
-        rid: result if isinstance(result, RecordingFailure) else RecordingFailure(result.reason, result.failure or "")
+        rid: failure
         for rid, result in results.items()
-        if not (isinstance(result, AssessmentResult) and result.scored)
+        if (failure := result if isinstance(result, RecordingFailure) else result.failure) is not None
     }
     if scored:
         session.execute(
             update(Recording)
             .where(Recording.id.in_(scored), Recording.batch_id == batch_id)
-            .values(status=RecordingStatus.scored, failure_reason=None, last_error=None)
+            .values(status=RecordingStatus.scored, **failure_columns(None))
         )
     for recording_id, failure in failures.items():
         session.execute(
             update(Recording)
             .where(Recording.id == recording_id, Recording.batch_id == batch_id)
-            .values(status=RecordingStatus.failed, failure_reason=failure.reason.value, last_error=failure.detail)
+            .values(status=RecordingStatus.failed, **failure_columns(failure))
         )
         outcome.failed[failure.reason.value] = outcome.failed.get(failure.reason.value, 0) + 1
     run_id = session.execute(
@@ -270,7 +271,7 @@ def requeue_failed(
         session.execute(
             update(Recording)
             .where(*conditions)
-            .values(status=RecordingStatus.queued, attempts=0, failure_reason=None, last_error=None, batch_id=None)
+            .values(status=RecordingStatus.queued, attempts=0, batch_id=None, **failure_columns(None))
             .returning(Recording.id, Recording.duration_seconds)
         ).all()
     )

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scoring.alignment import Op
+from scoring.failures import RecordingFailure
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -72,6 +73,20 @@ def _created() -> Mapped[datetime]:
     return mapped_column(server_default=func.now())
 
 
+class FailureColumns:
+    """The two columns a `RecordingFailure` is stored in, by recordings and assessments alike."""
+
+    failure_reason: Mapped[str | None] = mapped_column(Text)  # a scoring.failures.FailureReason
+    failure_detail: Mapped[str | None] = mapped_column(Text)
+
+
+def failure_columns(failure: RecordingFailure | None) -> dict[str, str | None]:
+    """A failure as the values of its columns; None clears them."""
+    if failure is None:
+        return {"failure_reason": None, "failure_detail": None}
+    return {"failure_reason": failure.reason.value, "failure_detail": failure.detail}
+
+
 class Learner(Base):
     __tablename__ = "learners"
 
@@ -108,8 +123,6 @@ class Run(Base):
     created_at: Mapped[datetime] = _created()
     finished_at: Mapped[datetime | None]
 
-    model_version: Mapped[ModelVersion | None] = relationship()
-
 
 class Batch(Base):
     __tablename__ = "batches"
@@ -129,7 +142,7 @@ class Batch(Base):
     created_at: Mapped[datetime] = _created()
 
 
-class Recording(Base):
+class Recording(FailureColumns, Base):
     __tablename__ = "recordings"
     __table_args__ = (
         UniqueConstraint("source_id", "sha256"),
@@ -152,18 +165,20 @@ class Recording(Base):
         _enum(RecordingStatus, "recording_status"), default=RecordingStatus.queued
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    failure_reason: Mapped[str | None] = mapped_column(Text)  # a scoring.failures.FailureReason
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     learner: Mapped[Learner] = relationship()
 
 
-class Assessment(Base):
+class Assessment(FailureColumns, Base):
+    """A model's (or rater's) answer for a recording; one it could not read is kept, `unparseable`,
+    with its failure."""
+
     __tablename__ = "assessments"
     __table_args__ = (
         UniqueConstraint("recording_id", "model_version_id"),
+        CheckConstraint("(status = 'unparseable') = (failure_reason IS NOT NULL)", name="failed_when_unparseable"),
         CheckConstraint("accuracy BETWEEN 0 AND 10", name="accuracy_range"),
         CheckConstraint("fluency BETWEEN 0 AND 10", name="fluency_range"),
         CheckConstraint("prosodic BETWEEN 0 AND 10", name="prosodic_range"),
@@ -184,7 +199,7 @@ class Assessment(Base):
     word_transcript: Mapped[str | None] = mapped_column(Text)
     phoneme_transcript: Mapped[str | None] = mapped_column(Text)
     raw_output: Mapped[str | None] = mapped_column(Text)
-    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flags: Mapped[list[str]] = mapped_column(JSONB, default=list)
     generation_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -1,10 +1,13 @@
-"""Registering a chunk of enqueued rows in a few set-wise statements, idempotently.
+"""Registering learners and recordings in a few set-wise statements, idempotently: the one
+way either is written, by enqueueing and by ratings imports alike.
 
 The same recording_id with the same content (sha256) is the same recording: enqueued again it
 is already known, or corrected when its text, learner, class or date changed (a changed text
 queues it again, since its assessment depends on the text). The same id with new content is a
-new version. Rows whose audio did not decode are registered as failed, with their reason, and
-counted by the caller, not here.
+new version. Rows whose audio did not decode are registered as failed, with their failure, and
+counted by the caller, not here. A recording registered from a local file (a ratings import)
+waits outside any run until its copy reaches the store (an enqueue of the same audio), which
+then replaces the local path and queues it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Learner, Recording, RecordingStatus
+from db.models import Learner, Recording, RecordingStatus, failure_columns
+from scoring.failures import RecordingFailure
 
 
 @dataclass(frozen=True)
 class NewRecording:
-    """One row to register; `failure` is (reason, detail) for audio refused at intake."""
+    """One row to register; `failure` is set for audio refused at intake."""
 
     source_id: str
     learner: str
@@ -33,7 +37,12 @@ class NewRecording:
     reference_text: str
     submitted_at: datetime
     duration_seconds: float | None
-    failure: tuple[str, str] | None = None
+    failure: RecordingFailure | None = None
+
+
+def _in_store(storage_uri: str) -> bool:
+    """Whether a recording's audio is in the object store, where workers fetch it."""
+    return storage_uri.startswith("s3://")
 
 
 @dataclass
@@ -72,9 +81,12 @@ def _changes(known: Recording, row: NewRecording, learner_id: int) -> dict[str, 
     return {name: value for name, value in wanted.items() if getattr(known, name) != value}
 
 
-def register_chunk(session: Session, rows: Sequence[NewRecording], run_id: Callable[[], int]) -> ChunkRegistration:
-    """Register `rows` (distinct recording ids); `run_id()` names the run, created on first need
-    so that a chunk of known recordings makes no run. Recordings to batch end in `waiting`."""
+def register_chunk(
+    session: Session, rows: Sequence[NewRecording], run_id: Callable[[], int | None]
+) -> ChunkRegistration:
+    """Register `rows` (distinct recording ids); `run_id()` names the run (None for none),
+    created on first need so that a chunk of known recordings makes no run. Recordings in the
+    store and queued for scoring end in `waiting`, to be batched by the caller."""
     outcome = ChunkRegistration()
     learners = upsert_learners(session, {row.learner: row.class_id for row in rows})
     known_rows = session.execute(
@@ -102,13 +114,13 @@ def _update_known(
     row: NewRecording,
     learner_id: int,
     outcome: ChunkRegistration,
-    run_id: Callable[[], int],
+    run_id: Callable[[], int | None],
 ) -> None:
     changes = _changes(known, row, learner_id)
-    if row.storage_uri.startswith("s3://") and not known.storage_uri.startswith("s3://"):
+    if _in_store(row.storage_uri) and not _in_store(known.storage_uri):
         # Registered from a local path by a ratings import; its copy is in the store now.
         changes |= {"storage_uri": row.storage_uri, "duration_seconds": row.duration_seconds}
-    in_store = changes.get("storage_uri", known.storage_uri).startswith("s3://")
+    in_store = _in_store(changes.get("storage_uri", known.storage_uri))
     rescore = "reference_text" in changes and in_store
     never_batched = known.status == RecordingStatus.queued and known.batch_id is None and in_store
     if rescore or never_batched:
@@ -116,9 +128,8 @@ def _update_known(
             "status": RecordingStatus.queued,
             "batch_id": None,
             "attempts": 0,
-            "failure_reason": None,
-            "last_error": None,
             "run_id": run_id(),
+            **failure_columns(None),
         }
         outcome.waiting[known.id] = changes.get("duration_seconds", known.duration_seconds)
     if changes:
@@ -132,7 +143,11 @@ def _update_known(
 
 
 def _insert(
-    session: Session, rows: Sequence[NewRecording], learners: dict[str, int], run_id: int, outcome: ChunkRegistration
+    session: Session,
+    rows: Sequence[NewRecording],
+    learners: dict[str, int],
+    run_id: int | None,
+    outcome: ChunkRegistration,
 ) -> None:
     values = [
         {
@@ -147,15 +162,14 @@ def _insert(
             "run_id": run_id,
             "status": RecordingStatus.failed if row.failure else RecordingStatus.queued,
             "attempts": 0,
-            "failure_reason": row.failure[0] if row.failure else None,
-            "last_error": row.failure[1] if row.failure else None,
+            **failure_columns(row.failure),
         }
         for row in rows
     ]
     statement = insert(Recording).values(values).on_conflict_do_nothing(index_elements=["source_id", "sha256"])
-    inserted = session.execute(statement.returning(Recording.id, Recording.status, Recording.duration_seconds)).all()
-    queued = {recording_id: seconds for recording_id, status, seconds in inserted if status == RecordingStatus.queued}
-    outcome.waiting |= queued
+    returned = Recording.id, Recording.status, Recording.duration_seconds, Recording.storage_uri
+    queued = [row for row in session.execute(statement.returning(*returned)) if row.status == RecordingStatus.queued]
+    outcome.waiting |= {row.id: row.duration_seconds for row in queued if _in_store(row.storage_uri)}
     outcome.inserted += len(queued)
     # A row another enqueue registered meanwhile is a known one.
     outcome.already_known += sum(row.failure is None for row in rows) - len(queued)

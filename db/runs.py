@@ -153,7 +153,7 @@ def failed_recordings(session: Session, run_id: int) -> list[FailedRecording]:
             Learner.external_id,
             Recording.class_id,
             Recording.failure_reason,
-            Recording.last_error,
+            Recording.failure_detail,
             Recording.attempts,
             Recording.updated_at,
         )

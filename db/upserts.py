@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, text
+from sqlalchemy import func, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, AssessmentStatus, Learner, ModelVersion, Recording
+from db.models import (
+    Assessment,
+    AssessmentStatus,
+    Base,
+    ModelVersion,
+    PhoneDiff,
+    PhoneScore,
+    WordScore,
+    failure_columns,
+)
 from scoring.assessment import AssessmentResult, ModelOutput
-
-
-def upsert_learner(session: Session, external_id: str, class_id: str | None) -> int:
-    statement = (
-        insert(Learner)
-        .values(external_id=external_id, class_id=class_id)
-        .on_conflict_do_update(index_elements=[Learner.external_id], set_={"class_id": class_id})
-        .returning(Learner.id)
-    )
-    return session.execute(statement).scalar_one()
 
 
 def upsert_model_version(session: Session, name: str, **fields: Any) -> int:
@@ -32,51 +31,6 @@ def upsert_model_version(session: Session, name: str, **fields: Any) -> int:
         .returning(ModelVersion.id)
     )
     return session.execute(statement).scalar_one()
-
-
-def upsert_recording(
-    session: Session,
-    *,
-    source_id: str,
-    sha256: str,
-    learner_id: int,
-    class_id: str | None,
-    storage_uri: str,
-    reference_text: str,
-    submitted_at: datetime,
-    duration_seconds: float | None,
-    run_id: int | None = None,
-) -> tuple[int, bool]:
-    """Register a recording version; returns its id and whether it is new.
-
-    The same source id with the same content is the same recording; new content is a new
-    version. A known recording keeps its status, run and history.
-    """
-    statement = insert(Recording).values(
-        source_id=source_id,
-        sha256=sha256,
-        learner_id=learner_id,
-        class_id=class_id,
-        storage_uri=storage_uri,
-        reference_text=reference_text,
-        submitted_at=submitted_at,
-        duration_seconds=duration_seconds,
-        run_id=run_id,
-    )
-    # A copy in the object store supersedes a local path recorded earlier (by a ratings import).
-    keep_stored = case(
-        (Recording.storage_uri.like("s3://%"), Recording.storage_uri),
-        else_=statement.excluded.storage_uri,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[Recording.source_id, Recording.sha256],
-        set_={
-            "storage_uri": keep_stored,
-            "duration_seconds": func.coalesce(Recording.duration_seconds, statement.excluded.duration_seconds),
-        },
-    ).returning(Recording.id, literal_column("xmax = 0"))
-    recording_id, inserted = session.execute(statement).one()
-    return recording_id, inserted
 
 
 def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:
@@ -91,32 +45,86 @@ def _assessment_values(assessment: AssessmentResult) -> dict[str, Any]:
         "word_transcript": assessment.word_transcript,
         "phoneme_transcript": assessment.phoneme_transcript,
         "raw_output": model_output.raw if model_output else None,
-        "flags": {"flags": list(assessment.flags), "failure": assessment.failure},
+        "flags": list(assessment.flags),
         "generation_ms": assessment.generation_ms,
+        **failure_columns(assessment.failure),
     }
+
+
+class _AssessmentRows:
+    """Rows that belong to an assessment (its phone diff, word or phone scores), keyed by
+    (assessment, `key`) and written whole: one upsert of a column array per field, so a batch of
+    thousands of rows costs one round trip, then one delete of the rows at or past each
+    assessment's new end (its largest key plus one), which a shorter replay leaves behind."""
+
+    def __init__(self, model: type[Base], key: str) -> None:
+        table = model.__table__
+        self.key = key
+        self.columns = [column.name for column in table.columns if not column.primary_key]
+        arrays = ", ".join(
+            f"CAST(:{column.name} AS {column.type.compile(dialect=postgresql.dialect())}[])"
+            for column in table.columns
+            if not column.primary_key
+        )
+        updates = ", ".join(f"{name} = excluded.{name}" for name in self.columns if name not in ("assessment_id", key))
+        self._upsert = text(
+            f"INSERT INTO {table.name} ({', '.join(self.columns)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT (assessment_id, {key}) DO UPDATE SET {updates}"
+        )
+        self._trim = text(
+            f"DELETE FROM {table.name} t USING unnest(CAST(:ids AS bigint[]), CAST(:ends AS int[])) AS k(id, n) "
+            f"WHERE t.assessment_id = k.id AND t.{key} >= k.n"
+        )
+
+    def replace(self, session: Session, rows_of: Mapping[int, list[dict[str, Any]]]) -> None:
+        """Make each assessment's rows exactly `rows_of[assessment id]` (none for an empty list)."""
+        rows = [row for assessment_rows in rows_of.values() for row in assessment_rows]
+        if rows:
+            session.execute(self._upsert, {name: [row[name] for row in rows] for name in self.columns})
+        if rows_of:
+            ends = [
+                max((row[self.key] + 1 for row in assessment_rows), default=0) for assessment_rows in rows_of.values()
+            ]
+            session.execute(self._trim, {"ids": list(rows_of), "ends": ends})
+
+
+_PHONE_DIFFS = _AssessmentRows(PhoneDiff, "position")
+_WORD_SCORES = _AssessmentRows(WordScore, "word_index")
+_PHONE_SCORES = _AssessmentRows(PhoneScore, "position")
 
 
 def _diff_rows(assessment_id: int, assessment: AssessmentResult) -> list[dict[str, Any]]:
     rows = assessment.phone_diff.rows() if assessment.phone_diff else []
     return [
-        {
-            "assessment_id": assessment_id,
-            "position": position,
-            "word_index": word.index,
-            "word": word.text,
-            "expected": edit.expected,
-            "actual": edit.actual,
-            "op": edit.op,
-        }
+        {"assessment_id": assessment_id, "position": position, "word_index": word.index, "word": word.text,
+         "expected": edit.expected, "actual": edit.actual, "op": edit.op.value}
         for position, word, edit in rows
-    ]
+    ]  # fmt: skip
+
+
+def _word_rows(assessment_id: int, assessment: AssessmentResult) -> list[dict[str, Any]]:
+    """Words are keyed by their index in the sentence, which may skip unaligned words."""
+    return [
+        {"assessment_id": assessment_id, "word_index": w.index, "word": w.text, "accuracy": w.accuracy,
+         "error_type": w.error_type.value}
+        for w in assessment.word_scores
+    ]  # fmt: skip
+
+
+def _phone_rows(assessment_id: int, assessment: AssessmentResult) -> list[dict[str, Any]]:
+    return [
+        {"assessment_id": assessment_id, "position": position, "word_index": p.word_index, "phone": p.phone,
+         "score": p.score, "start_seconds": p.start, "duration_seconds": p.duration, "gop": p.gop, "heard": p.heard}
+        for position, p in enumerate(assessment.phone_scores)
+    ]  # fmt: skip
 
 
 def upsert_assessments(
     session: Session, model_version_id: int, assessments: Sequence[tuple[int, AssessmentResult]]
 ) -> dict[int, int]:
-    """Write a batch's assessments and phone diffs in three statements; a replay rewrites the
-    same rows. Returns assessment ids by recording id."""
+    """Write a batch's assessments with their phone diffs and (engines that score them) word and
+    phone scores, in a few statements whatever the batch's size; a replay rewrites the same rows.
+    Returns assessment ids by recording id."""
     if not assessments:
         return {}
     statement = insert(Assessment).values(
@@ -131,108 +139,12 @@ def upsert_assessments(
         set_={**{c: statement.excluded[c] for c in columns}, "updated_at": func.now()},
     ).returning(Assessment.recording_id, Assessment.id)
     ids = dict(session.execute(statement).all())
-    per_assessment = {ids[recording_id]: _diff_rows(ids[recording_id], a) for recording_id, a in assessments}
-    rows = [row for diff_rows in per_assessment.values() for row in diff_rows]
-    upsert_phone_diffs(session, rows, {aid: len(diff_rows) for aid, diff_rows in per_assessment.items()})
-    upsert_word_and_phone_scores(session, [(ids[recording_id], a) for recording_id, a in assessments])
+    written = [(ids[recording_id], a) for recording_id, a in assessments]
+    for table, rows_of in ((_PHONE_DIFFS, _diff_rows), (_WORD_SCORES, _word_rows), (_PHONE_SCORES, _phone_rows)):
+        table.replace(session, {aid: rows_of(aid, a) for aid, a in written})
     return ids
 
 
 def upsert_assessment(session: Session, recording_id: int, model_version_id: int, assessment: AssessmentResult) -> int:
     """Write one assessment and its phone diffs; a replay rewrites the same rows."""
     return upsert_assessments(session, model_version_id, [(recording_id, assessment)])[recording_id]
-
-
-_UPSERT_DIFFS = text(
-    """
-    INSERT INTO phone_diffs (assessment_id, position, word_index, word, expected, actual, op)
-    SELECT * FROM unnest(
-        CAST(:assessment_id AS bigint[]), CAST(:position AS int[]), CAST(:word_index AS int[]),
-        CAST(:word AS text[]), CAST(:expected AS text[]), CAST(:actual AS text[]), CAST(:op AS diff_op[])
-    )
-    ON CONFLICT (assessment_id, position) DO UPDATE SET
-        word_index = excluded.word_index, word = excluded.word, expected = excluded.expected,
-        actual = excluded.actual, op = excluded.op
-    """
-)
-_DROP_STALE_DIFFS = text(
-    "DELETE FROM phone_diffs d USING unnest(CAST(:ids AS bigint[]), CAST(:lengths AS int[])) AS k(id, n) "
-    "WHERE d.assessment_id = k.id AND d.position >= k.n"
-)
-_DIFF_COLUMNS = ("assessment_id", "position", "word_index", "word", "expected", "actual", "op")
-
-
-def upsert_phone_diffs(session: Session, rows: Sequence[dict[str, Any]], lengths: dict[int, int]) -> None:
-    """Make each assessment's diff rows exactly `rows`: upsert by (assessment, position), then
-    drop positions beyond each assessment's new length (`lengths`). One statement each, with a
-    column array per field, so a batch of thousands of rows costs two round trips."""
-    if rows:
-        columns = {name: [row[name] for row in rows] for name in _DIFF_COLUMNS}
-        columns["op"] = [op.value for op in columns["op"]]
-        session.execute(_UPSERT_DIFFS, columns)
-    if lengths:
-        session.execute(_DROP_STALE_DIFFS, {"ids": list(lengths), "lengths": list(lengths.values())})
-
-
-_UPSERT_WORD_SCORES = text(
-    """
-    INSERT INTO word_scores (assessment_id, word_index, word, accuracy, error_type)
-    SELECT * FROM unnest(
-        CAST(:assessment_id AS bigint[]), CAST(:word_index AS int[]), CAST(:word AS text[]),
-        CAST(:accuracy AS float8[]), CAST(:error_type AS text[])
-    )
-    ON CONFLICT (assessment_id, word_index) DO UPDATE SET
-        word = excluded.word, accuracy = excluded.accuracy, error_type = excluded.error_type
-    """
-)
-_UPSERT_PHONE_SCORES = text(
-    """
-    INSERT INTO phone_scores (assessment_id, position, word_index, phone, score, start_seconds,
-                              duration_seconds, gop, heard)
-    SELECT * FROM unnest(
-        CAST(:assessment_id AS bigint[]), CAST(:position AS int[]), CAST(:word_index AS int[]),
-        CAST(:phone AS text[]), CAST(:score AS float8[]), CAST(:start_seconds AS float8[]),
-        CAST(:duration_seconds AS float8[]), CAST(:gop AS float8[]), CAST(:heard AS text[])
-    )
-    ON CONFLICT (assessment_id, position) DO UPDATE SET
-        word_index = excluded.word_index, phone = excluded.phone, score = excluded.score,
-        start_seconds = excluded.start_seconds, duration_seconds = excluded.duration_seconds,
-        gop = excluded.gop, heard = excluded.heard
-    """
-)
-_DROP_STALE = {
-    table: text(
-        f"DELETE FROM {table} t USING unnest(CAST(:ids AS bigint[]), CAST(:lengths AS int[])) AS k(id, n) "
-        f"WHERE t.assessment_id = k.id AND t.{key} >= k.n"
-    )
-    for table, key in (("word_scores", "word_index"), ("phone_scores", "position"))
-}
-
-
-def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in rows[0]}
-
-
-def upsert_word_and_phone_scores(session: Session, assessments: Sequence[tuple[int, AssessmentResult]]) -> None:
-    """Make each assessment's word and phone scores exactly its result's (none for engines
-    that do not score words): upsert by key, then drop rows past each new length. Words are
-    keyed by their index in the sentence, which may skip unaligned words, so stale words are
-    those at or past one more than the last index."""
-    words = [
-        {"assessment_id": aid, "word_index": w.index, "word": w.text, "accuracy": w.accuracy,
-         "error_type": w.error_type.value}
-        for aid, a in assessments for w in a.word_scores
-    ]  # fmt: skip
-    phones = [
-        {"assessment_id": aid, "position": position, "word_index": p.word_index, "phone": p.phone,
-         "score": p.score, "start_seconds": p.start, "duration_seconds": p.duration, "gop": p.gop, "heard": p.heard}
-        for aid, a in assessments for position, p in enumerate(a.phone_scores)
-    ]  # fmt: skip
-    if words:
-        session.execute(_UPSERT_WORD_SCORES, _columns(words))
-    if phones:
-        session.execute(_UPSERT_PHONE_SCORES, _columns(phones))
-    ids = [aid for aid, _ in assessments]
-    word_ends = [max((w.index + 1 for w in a.word_scores), default=0) for _, a in assessments]
-    session.execute(_DROP_STALE["word_scores"], {"ids": ids, "lengths": word_ends})
-    session.execute(_DROP_STALE["phone_scores"], {"ids": ids, "lengths": [len(a.phone_scores) for _, a in assessments]})

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -45,6 +46,8 @@ from producer.manifest import (
 from pronscore.queue import make_celery, send_batches
 from pronscore.settings import Settings, get_settings
 from pronscore.storage import AudioStore, ObjectMissing, S3Uri, StorageError
+from scoring.audio import AudioSource
+from scoring.failures import FailureReason, RecordingFailure
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ class _Verdict:
     """What intake found of one content: its length, why it failed, or where its copy is."""
 
     seconds: float | None
-    failure: tuple[str, str] | None
+    failure: RecordingFailure | None
     stored: str | None
 
 
@@ -174,29 +177,30 @@ class ScoringClient:
         return result
 
     def _take_in(self, seen: ContentSeen, submission: Submission) -> _Taken | RowError:
-        """Read and decode one row's audio, and upload it if it is local audio. Content met
-        before in this enqueue is neither decoded nor looked up in the store again."""
+        """Hash one row's audio, then decode it and upload it if it is local audio. Content met
+        before in this enqueue is neither decoded nor looked up in the store again. A local file
+        is read in place (`producer/intake.py`), never whole into memory."""
         line, source_id = submission.line, submission.recording_id
-        try:
-            if submission.is_s3:
-                data = self.store.get(S3Uri.parse(submission.audio))
-            else:
-                data = Path(submission.audio).read_bytes()
-        except ObjectMissing as error:
-            return RowError(line, str(error), source_id)
-        except OSError as error:
-            return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})", source_id)
-        sha256 = content_hash(data)
-        key = (sha256, submission.is_s3)  # s3:// inputs are read in place, local ones copied
-        verdict, uploaded = seen.get(key), False
-        if verdict is None:
-            checked = check_audio(data, self.settings.max_audio_seconds)
-            failure = (checked.refusal.reason.value, checked.refusal.detail) if checked.refusal else None
-            stored = None
-            if checked.wav is not None and not submission.is_s3:
-                uri, uploaded = self.store.put_if_absent(checked.wav, sha256, ".16k.wav")
-                stored = str(uri)
-            verdict = seen.add(key, _Verdict(checked.seconds, failure, stored))
+        with ExitStack() as files:
+            try:
+                if submission.is_s3:
+                    source: AudioSource = self.store.get(S3Uri.parse(submission.audio))
+                else:
+                    source = files.enter_context(Path(submission.audio).open("rb"))
+                sha256 = content_hash(source)
+            except ObjectMissing as error:
+                return RowError(line, str(error))
+            except OSError as error:
+                return RowError(line, f"cannot read audio {submission.audio} ({error.strerror})")
+            key = (sha256, submission.is_s3)  # s3:// inputs are read in place, local ones copied
+            verdict, uploaded = seen.get(key), False
+            if verdict is None:
+                checked = check_audio(source, self.settings.max_audio_seconds)
+                stored = None
+                if checked.wav is not None and not submission.is_s3:
+                    uri, uploaded = self.store.put_if_absent(checked.wav, sha256, ".16k.wav")
+                    stored = str(uri)
+                verdict = seen.add(key, _Verdict(checked.seconds, checked.failure, stored))
         record = NewRecording(
             source_id=source_id,
             learner=submission.learner_id,
@@ -226,10 +230,7 @@ class ScoringClient:
             records.append(outcome.record)
             result.uploaded += outcome.uploaded
             if outcome.record.failure:
-                reason, detail = outcome.record.failure
-                result.failed_at_intake.append(
-                    RowError(submission.line, f"{reason}: {detail}", submission.recording_id)
-                )
+                result.failed_at_intake.append(RowError(submission.line, str(outcome.record.failure)))
         if not records:
             return
         run_ids: list[int] = []
@@ -267,9 +268,11 @@ class ScoringClient:
 
     # Retry and status ------------------------------------------------------------------
 
-    def retry(self, run: str, reason: str | None = None) -> RetryResult:
+    def retry(self, run: str, reason: FailureReason | str | None = None) -> RetryResult:
         """Queue a run's failed recordings again (only those failed for `reason`, if given),
-        with their attempts reset; recordings that failed at intake need corrected audio."""
+        with their attempts reset; recordings that failed at intake need corrected audio.
+        A reason that does not exist raises `UnknownReason` (a typo would queue nothing)."""
+        reason = None if reason is None else FailureReason.named(reason)
         with session_scope(self.settings.database_url) as session:
             found = find_run(session, run)
             outcome = RetryResult(run=found.name)

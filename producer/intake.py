@@ -3,7 +3,9 @@
 A local path must name a file, under `PRONSCORE_AUDIO_ROOT` when that is set (symbolic links
 and `..` resolved first, so neither leads out of it). Its bytes must decode as audio: only the
 decoded recording, as 16 kHz mono WAV, is ever uploaded, so a manifest cannot copy a file that
-is not audio (`/etc/passwd`, `/proc/self/environ`) into the store.
+is not audio (`/etc/passwd`, `/proc/self/environ`) into the store. A local file is read in
+place, never whole: hashed in blocks, and refused from its header when it is too long, so a
+two-hour recording costs no more memory than a short one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from scoring.audio import SAMPLE_RATE, AudioError, decode, to_wav
+from scoring.audio import SAMPLE_RATE, AudioError, AudioSource, decode, to_wav
+from scoring.failures import RecordingFailure
 
 
 class OutsideRoot(ValueError):
@@ -32,9 +35,13 @@ def locate(audio: str, base: Path | None, root: Path | None) -> Path:
     return resolved
 
 
-def content_hash(data: bytes) -> str:
-    """The sha256 of what was sent: a recording's identity, and its key in the store."""
-    return hashlib.sha256(data).hexdigest()
+def content_hash(source: AudioSource) -> str:
+    """The sha256 of what was sent: a recording's identity, and its key in the store. A file is
+    read from its start in blocks."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    source.seek(0)
+    return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -43,13 +50,13 @@ class CheckedAudio:
 
     wav: bytes | None
     seconds: float | None
-    refusal: AudioError | None = None
+    failure: RecordingFailure | None = None
 
 
-def check_audio(data: bytes, max_seconds: float) -> CheckedAudio:
-    """Decode `data` as the worker would."""
+def check_audio(source: AudioSource, max_seconds: float) -> CheckedAudio:
+    """Decode `source` as the worker would."""
     try:
-        samples = decode(data, max_seconds)
+        samples = decode(source, max_seconds)
     except AudioError as error:
-        return CheckedAudio(None, None, error)
+        return CheckedAudio(None, None, RecordingFailure(error.reason, error.detail))
     return CheckedAudio(to_wav(samples), len(samples) / SAMPLE_RATE)

@@ -4,15 +4,16 @@ Columns: recording_id, learner_id, class_id, audio (a local path, relative to th
 folder, or s3://bucket/key), text (the reference sentence), submitted_at (ISO 8601; a time
 without zone is taken as UTC). Each bad row is reported with its line number and reason, and
 only that row is lost: bytes that are not UTF-8, a NUL character, an over-long id or text, a
-CSV field over the csv module's limit, a date outside the accepted range. An id that appears
-twice rejects every row carrying it, since we cannot tell which one is right.
+CSV field over the csv module's limit or a quote left open, a JSON array, object or boolean
+where text belongs, a date outside the accepted range. An id that appears twice rejects every
+row carrying it, since we cannot tell which one is right.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -53,7 +54,6 @@ class Submission:
 class RowError:
     line: int
     reason: str
-    recording_id: str | None = None
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -135,22 +135,21 @@ def parse_submitted_at(value: str, rules: RowRules) -> datetime | str:
 def validate_row(line: int, raw: Mapping[str, Any], rules: RowRules) -> Submission | RowError:
     values = {k: ("" if raw.get(k) is None else str(raw.get(k)).strip()) for k in COLUMNS}
     problem = _text_problem(values, rules)
-    recording_id = values["recording_id"] or None
     if problem is not None:
-        return RowError(line, problem, None if problem.startswith("recording_id") else recording_id)
+        return RowError(line, problem)
     missing = [name for name in REQUIRED if not values[name]]
     if missing:
-        return RowError(line, f"missing {', '.join(missing)}", recording_id)
+        return RowError(line, f"missing {', '.join(missing)}")
     submitted = parse_submitted_at(values["submitted_at"], rules)
     if isinstance(submitted, str):
-        return RowError(line, submitted, recording_id)
+        return RowError(line, submitted)
     audio = values["audio"]
     try:
         audio = (
             str(S3Uri.parse(audio)) if audio.startswith("s3://") else str(locate(audio, rules.base, rules.audio_root))
         )
     except (ValueError, OSError) as error:
-        return RowError(line, str(error), recording_id)
+        return RowError(line, str(error))
     return Submission(
         recording_id=values["recording_id"],
         learner_id=values["learner_id"],
@@ -185,16 +184,24 @@ def validated(
             yield raw
             continue
         parsed = validate_row(line, raw, rules)
-        lines = repeated.get(parsed.recording_id or "") if isinstance(parsed, Submission) else None
+        lines = repeated.get(parsed.recording_id) if isinstance(parsed, Submission) else None
         if lines:
             where = ", ".join(map(str, lines))
-            yield RowError(
-                line,
-                f"recording_id {parsed.recording_id!r} appears more than once (lines {where})",
-                parsed.recording_id,
-            )
+            yield RowError(line, f"recording_id {parsed.recording_id!r} appears more than once (lines {where})")
         else:
             yield parsed
+
+
+_NOT_TEXT = {list: "an array", dict: "an object", bool: "a boolean"}
+
+
+def _json_field_problem(row: Mapping[str, Any]) -> str | None:
+    """A column holding a JSON array, object or boolean: no field is one (numbers are read as text)."""
+    for name in COLUMNS:
+        kind = _NOT_TEXT.get(type(row.get(name)))
+        if kind is not None:
+            return f"{name} is {kind}, not text"
+    return None
 
 
 def _decoded_lines(path: Path) -> Iterator[str]:
@@ -206,9 +213,57 @@ def _decoded_lines(path: Path) -> Iterator[str]:
             yield line.removeprefix("\ufeff") if number == 0 else line
 
 
+class _LineFeed:
+    """The manifest's lines for the csv reader, numbered, keeping the lines of the record being
+    read: a record that ran over several lines (a quote left open) gives back all but its first
+    line to be read again as rows of their own."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = enumerate(lines, start=1)
+        self._again: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+        self.ran_out = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            number, line = self._again.popleft() if self._again else next(self._lines)
+        except StopIteration:
+            self.ran_out = True
+            raise
+        self.taken.append((number, line))
+        return line
+
+    def next_record(self) -> None:
+        self.taken = []
+        self.ran_out = False
+
+    def read_again(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
+def _unclosed_quote(rest: list[tuple[int, str]], ran_out: bool) -> str:
+    """Why a record that ran over `rest` (lines after its first), or to the end, is rejected."""
+    if not rest:
+        return "unclosed quote: the quoted field that opens on this line runs to the end of the file"
+    first, last = rest[0][0], rest[-1][0]
+    where = "to the end of the file" if ran_out else f"on to line {last}"
+    if first == last:
+        again = f"line {first} is read as a row of its own"
+    else:
+        again = f"lines {first}-{last} are read as rows of their own"
+    return f"unclosed quote: the quoted field that opens on this line runs {where}; {again}"
+
+
 class Manifest:
     """A CSV or JSON Lines manifest, read again from disk on every iteration (so a manifest of
-    any size costs the memory of a row): (line number, raw row or why it is unreadable)."""
+    any size costs the memory of a row): (line number, raw row or why it is unreadable).
+
+    A CSV field holds no line break: a record running over several lines is a quote left open,
+    so its first line is rejected and the lines it ran over are read again as rows of their own
+    (good rows after a stray quote still go in)."""
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
@@ -218,34 +273,44 @@ class Manifest:
         if self.suffix not in {".csv", ".jsonl", ".ndjson", ".json"}:
             raise ManifestError(f"{path.name}: a manifest is .csv or .jsonl, not {self.suffix or 'extensionless'}")
         if self.suffix == ".csv":
-            self._csv_header(csv.reader(_decoded_lines(path)))  # a bad header fails now, not mid-way
+            feed = _LineFeed(_decoded_lines(path))
+            self._csv_header(csv.reader(feed), feed)  # a bad header fails now, not mid-way
 
     def __iter__(self) -> Iterator[NumberedRow]:
         return self._csv_rows() if self.suffix == ".csv" else self._jsonl_rows()
 
-    def _csv_header(self, reader: Iterator[list[str]]) -> list[str]:
+    def _csv_header(self, reader: Iterator[list[str]], feed: _LineFeed) -> list[str]:
         try:
             header = [name.strip() for name in next(reader, [])]
         except csv.Error as error:
             raise ManifestError(f"{self.path.name}: the header line is not CSV ({error})") from None
+        if len(feed.taken) > 1 or feed.ran_out:
+            raise ManifestError(f"{self.path.name}: the header line has an unclosed quote")
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise ManifestError(f"{self.path.name}: the header lacks the column(s) {', '.join(missing)}")
         return header
 
     def _csv_rows(self) -> Iterator[NumberedRow]:
-        reader = csv.reader(_decoded_lines(self.path))
-        header = self._csv_header(reader)
+        feed = _LineFeed(_decoded_lines(self.path))
+        reader = csv.reader(feed)
+        header = self._csv_header(reader, feed)
         while True:
-            line = reader.line_num + 1
+            feed.next_record()
+            problem = None
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                yield line, RowError(line, f"unreadable CSV ({error})")
-                continue
-            if fields:
+                fields, problem = [], f"unreadable CSV ({error})"
+            (line, _), *rest = feed.taken
+            if rest or feed.ran_out:
+                feed.read_again(rest)
+                problem = _unclosed_quote(rest, feed.ran_out)
+            if problem is not None:
+                yield line, RowError(line, problem)
+            elif fields:
                 yield line, dict(zip(header, fields, strict=False))
 
     def _jsonl_rows(self) -> Iterator[NumberedRow]:
@@ -266,10 +331,8 @@ class Manifest:
                 except json.JSONDecodeError as error:
                     yield number, RowError(number, f"not valid JSON ({error.msg})")
                     continue
-                if not isinstance(value, dict):
-                    yield number, RowError(number, "not a JSON object")
-                    continue
-                yield number, value
+                problem = "not a JSON object" if not isinstance(value, dict) else _json_field_problem(value)
+                yield number, value if problem is None else RowError(number, problem)
 
 
 def read_manifest(path: Path, settings: Settings | None = None) -> Validated:

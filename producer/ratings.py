@@ -8,7 +8,6 @@ scores of the same audio land on the same recording and reports can compare the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Recording
-from db.upserts import upsert_assessment, upsert_learner, upsert_model_version, upsert_recording
+from db.registration import NewRecording, register_chunk
+from db.upserts import upsert_assessment, upsert_model_version
+from producer.intake import content_hash
 from producer.manifest import RowError, RowRules, parse_submitted_at
 from pronscore.settings import get_settings
 from scoring.assessment import AssessmentResult
@@ -46,14 +47,6 @@ def human_assessment(utterance: RatedUtterance) -> AssessmentResult:
     )
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _parse_time(value: object) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -64,6 +57,9 @@ def _parse_time(value: object) -> datetime:
 
 
 def _recording_for(session: Session, record: dict, utterance: RatedUtterance, base: Path) -> tuple[int, bool]:
+    """The rated recording's id (its latest version when known), and whether it is new: one
+    not yet registered is registered from its local file, through the same path as enqueueing,
+    outside any run until it is enqueued."""
     source_id = str(record.get("recording_id") or utterance.utt)
     existing = session.execute(
         select(Recording.id).where(Recording.source_id == source_id).order_by(Recording.id.desc()).limit(1)
@@ -73,19 +69,21 @@ def _recording_for(session: Session, record: dict, utterance: RatedUtterance, ba
     audio = (base / utterance.audio) if utterance.audio else None
     if audio is None or not audio.is_file():
         raise LabelError(f"recording {source_id!r} is not registered and its audio {utterance.audio!r} is missing")
-    learner = str(record.get("learner_id") or utterance.speaker)
-    class_id = record.get("class_id")
-    return upsert_recording(
-        session,
+    with audio.open("rb") as handle:
+        sha256 = content_hash(handle)
+    row = NewRecording(
         source_id=source_id,
-        sha256=sha256_file(audio),
-        learner_id=upsert_learner(session, learner, class_id),
-        class_id=class_id,
+        learner=str(record.get("learner_id") or utterance.speaker),
+        class_id=record.get("class_id"),
+        sha256=sha256,
         storage_uri=audio.resolve().as_uri(),
         reference_text=utterance.text,
         submitted_at=_parse_time(record.get("submitted_at")),
         duration_seconds=None,
     )
+    registration = register_chunk(session, [row], run_id=lambda: None)
+    registered = select(Recording.id).where(Recording.source_id == source_id, Recording.sha256 == sha256)
+    return session.execute(registered).scalar_one(), registration.inserted == 1
 
 
 def import_ratings(session: Session, path: Path, rater: str) -> RatingsImport:

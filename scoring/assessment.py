@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import Lexicon
 from scoring.mdd import SentenceDiff, diff
 from scoring.parsing import ModelAnswer, ParseFailure
@@ -40,10 +40,10 @@ class ModelOutput:
 @dataclass(frozen=True)
 class AssessmentResult:
     """One recording's result from any engine, or a rater: the four scores, both transcripts
-    and the phone diff against the reference; or a failure (`failure`, the detail, with
-    `failure_reason`; by default a model answer that could not be read). Engines that score
-    each word and phone (GOP) fill `word_scores` and `phone_scores`; `meaningless` marks a
-    test model's; what only one engine has is in `detail`."""
+    and the phone diff against the reference; or a failure (`failure`: its reason and detail,
+    e.g. a model answer that could not be read). Engines that score each word and phone (GOP)
+    fill `word_scores` and `phone_scores`; `meaningless` marks a test model's; what only one
+    engine has is in `detail`."""
 
     scores: dict[str, int] | None = None
     word_transcript: str | None = None
@@ -52,8 +52,7 @@ class AssessmentResult:
     word_scores: tuple[WordScore, ...] = ()
     phone_scores: tuple[PhoneScore, ...] = ()
     flags: tuple[str, ...] = ()
-    failure: str | None = None
-    failure_reason: FailureReason | None = None
+    failure: RecordingFailure | None = None
     generation_ms: float | None = None
     meaningless: bool = False
     detail: AssessmentDetail | None = None
@@ -65,11 +64,6 @@ class AssessmentResult:
     @property
     def scored(self) -> bool:
         return self.scores is not None
-
-    @property
-    def reason(self) -> FailureReason:
-        """Why a failed result failed."""
-        return self.failure_reason or FailureReason.unparseable_output
 
     def _word_dict(self, word: dict[str, Any]) -> dict[str, Any]:
         index = word["index"]
@@ -94,7 +88,7 @@ class AssessmentResult:
             if self.phone_diff and self.phone_diff.unknown_words:
                 body["unknown_words"] = self.phone_diff.unknown_words
         else:
-            body |= {"reason": self.reason.value, "detail": self.failure}
+            body |= {"reason": self.failure.reason.value, "detail": self.failure.detail}
         if self.detail is not None:
             body |= self.detail.to_dict(self.scored)
         if self.flags:
@@ -109,7 +103,8 @@ def assess(
     if isinstance(parsed, ParseFailure):
         read = {aspect: parsed.partial[aspect] for aspect in SCORE_ASPECTS if aspect in parsed.partial}
         partial = {a: int(str(v)) for a, v in read.items()} if len(read) == len(SCORE_ASPECTS) else None
-        return AssessmentResult(failure=parsed.reason, flags=parsed.flags, detail=ModelOutput(raw_output, partial))
+        failure = RecordingFailure(FailureReason.unparseable_output, parsed.reason)
+        return AssessmentResult(failure=failure, flags=parsed.flags, detail=ModelOutput(raw_output, partial))
     phone_diff = diff(lexicon.entries_for(reference_text), parsed.phones)
     return AssessmentResult(
         scores=parsed.scores,

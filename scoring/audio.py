@@ -1,13 +1,15 @@
 """Audio intake: any file soundfile reads, at any rate and channel count, to 16 kHz mono float32.
 
-Works on bytes already in memory (fetched from the store), so it does no I/O of its own.
-Failures carry a reason a person can act on.
+Works on bytes in memory (fetched from the store) or a binary file the caller opened (read
+in place, so a long file is refused from its header before its samples are read); it opens
+nothing itself. Failures carry a reason a person can act on.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
@@ -17,6 +19,8 @@ from scoring.failures import FailureReason
 
 SAMPLE_RATE = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above this is speech
+
+AudioSource = bytes | BinaryIO
 
 
 class AudioError(ValueError):
@@ -35,12 +39,19 @@ class AudioInfo:
     channels: int
 
 
-def probe(data: bytes) -> AudioInfo:
+def _rewound(source: AudioSource) -> BinaryIO:
+    """The audio as a seekable binary stream at its start (bytes are wrapped, not copied)."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    stream.seek(0)
+    return stream
+
+
+def probe(source: AudioSource) -> AudioInfo:
     """Duration and format from the header, without decoding the samples."""
-    if not data:
+    if not _rewound(source).read(1):  # not the size: files under /proc report none
         raise AudioError(FailureReason.audio_empty, "the file has no bytes")
     try:
-        info = soundfile.info(io.BytesIO(data))
+        info = soundfile.info(_rewound(source))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError(
@@ -59,13 +70,14 @@ def _downmix(samples: np.ndarray) -> np.ndarray:
     return np.add.reduce([samples[:, c] for c in range(channels)]) * np.float32(1 / channels)
 
 
-def decode(data: bytes, max_seconds: float) -> np.ndarray:
-    """16 kHz mono float32 samples of a recording, or an `AudioError`."""
-    info = probe(data)
+def decode(source: AudioSource, max_seconds: float) -> np.ndarray:
+    """16 kHz mono float32 samples of a recording, or an `AudioError`; the length is checked
+    from the header before any sample is read."""
+    info = probe(source)
     if info.seconds > max_seconds:
         raise AudioError(FailureReason.audio_too_long, f"{info.seconds:.1f} s is over the {max_seconds:g} s limit")
     try:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        samples, rate = soundfile.read(_rewound(source), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError(FailureReason.audio_unreadable, f"decoding failed ({why.lower().rstrip('.')})") from None

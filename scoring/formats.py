@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Literal
 
@@ -20,8 +21,15 @@ from scoring.text import normalize_text
 AUDIO_PLACEHOLDER = "<|audio_1|>"
 
 
+@cache
 def _paper_prompt(name: str) -> str:
+    """One of the paper's prompt files, read once per process (every recording's turns use it)."""
     return resources.files("scoring").joinpath(f"data/{name}").read_text(encoding="utf-8").strip()
+
+
+def _rubric() -> str:
+    """The paper's scoring rubric without its answer layout, which the joint formats replace."""
+    return _paper_prompt("paper-apa.txt").split("\n\nProvide the results")[0]
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,7 @@ class TaskFormat:
                 Turn("apa", "<|APA|>", _paper_prompt("paper-apa.txt"), SCORE_ASPECTS),
                 Turn("mdd", "<|MDD|>", _paper_prompt("paper-mdd.txt"), TRANSCRIPT_FIELDS),
             ]
-        rubric = _paper_prompt("paper-apa.txt").split("\n\nProvide the results")[0]
-        instruction = _JOINT_INSTRUCTION.format(rubric=rubric, reference=normalize_text(reference_text))
+        instruction = _JOINT_INSTRUCTION.format(rubric=_rubric(), reference=normalize_text(reference_text))
         fields = SCORE_ASPECTS + TRANSCRIPT_FIELDS
         if self.name == "terse-v1":
             return [Turn("terse", "", instruction + _LINES_ANSWER, fields, answer="lines")]

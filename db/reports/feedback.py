@@ -102,7 +102,7 @@ def recording_feedback(session: Session, recording_id: str, model: str | None = 
         submitted_at=recording.submitted_at,
         status=recording.status.value,
         failure_reason=recording.failure_reason,
-        detail=recording.last_error,
+        detail=recording.failure_detail,
     )
     by_model: dict[str, AssessmentFeedback] = {}
     rows = run_report(session, "recording-feedback", ReportFilters(recording_id=recording_id, model=model)).rows

@@ -23,7 +23,7 @@ from engines.gop.calibration import load_calibration
 from engines.gop.spec import NAME
 from engines.gop.version import GopVersion
 from scoring.assessment import AssessmentResult
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def gop_config(settings: Any, calibration: str | Path | None = None) -> GopConfi
 
 
 def failed(reason: FailureReason, detail: str) -> AssessmentResult:
-    return AssessmentResult(failure=detail, failure_reason=reason)
+    return AssessmentResult(failure=RecordingFailure(reason, detail))
 
 
 class GopEngine:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,7 +41,7 @@ VIEWS = {
 CREATE VIEW report_recordings AS
 SELECT r.source_id AS recording_id, l.external_id AS learner_id, r.class_id, runs.name AS run,
        r.submitted_at, date_trunc('week', r.submitted_at AT TIME ZONE 'UTC')::date AS week,
-       r.reference_text AS text, r.status::text AS status, r.failure_reason AS reason, r.last_error AS detail,
+       r.reference_text AS text, r.status::text AS status, r.failure_reason AS reason, r.failure_detail AS detail,
        r.duration_seconds,
        CASE WHEN r.storage_uri LIKE 's3://%' THEN r.storage_uri END AS audio_uri,
        r.sha256 AS audio_sha256

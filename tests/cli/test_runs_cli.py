@@ -16,6 +16,7 @@ from cli.app import app
 from db.models import Batch, BatchStatus, Recording, RecordingStatus
 from db.runs import get_or_create_run
 from db.session import session_scope
+from scoring.failures import FailureReason
 from tests.factories import add_recording
 
 runner = CliRunner()
@@ -35,7 +36,7 @@ def night(clean_db: str) -> int:
                 session, source, "lee", "4a", WHEN, run_id=run_id, status=RecordingStatus.failed, failure_reason=reason
             )
         session.execute(
-            update(Recording).where(Recording.source_id == "f1").values(last_error="peak level 0.0001 is silence")
+            update(Recording).where(Recording.source_id == "f1").values(failure_detail="peak level 0.0001 is silence")
         )
         add_recording(session, "q1", "kim", "4a", WHEN, run_id=run_id)
         get_or_create_run(session, "later")  # the newest run, so RUN must pick `night`
@@ -57,6 +58,8 @@ def test_failures_lists_reason_and_detail(night: int) -> None:
     lines = [line for line in table.stdout.splitlines() if line.strip().startswith("f")]
     assert [line.split()[:3] for line in lines] == [["f1", "lee", "audio_silent"], ["f2", "lee", "object_missing"]]
     assert "peak level 0.0001 is silence" in table.stdout
+    for reason in (FailureReason.audio_silent, FailureReason.object_missing):
+        assert f"{reason}: {reason.explanation}" in table.stdout, "what each reason means, in plain words"
     as_csv = runner.invoke(app, ["failures", "night", "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [(r["recording_id"], r["reason"], r["detail"]) for r in rows] == [

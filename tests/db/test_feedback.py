@@ -38,7 +38,7 @@ def _build(session: Session) -> None:
     upsert_model_version(session, "human:expert", is_human=True)
     add_assessment(session, r1, "human:expert", scored((9, 9, 9, 9), WORDS, "W IY B EH R"))
     add_recording(session, "r2", "lee", "4a", WHEN, status=RecordingStatus.failed, failure_reason="audio_silent")
-    session.execute(update(Recording).where(Recording.source_id == "r2").values(last_error="nothing above -60 dB"))
+    session.execute(update(Recording).where(Recording.source_id == "r2").values(failure_detail="nothing above -60 dB"))
 
 
 @pytest.fixture

@@ -1,61 +1,22 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Assessment, Learner, PhoneDiff, Recording
-from db.upserts import upsert_learner, upsert_recording
-from tests.factories import add_assessment, add_recording, scored
+from db.models import Assessment, PhoneDiff
+from db.models import PhoneScore as PhoneScoreRow
+from db.models import WordScore as WordScoreRow
+from db.upserts import upsert_assessments, upsert_model_version
+from scoring.assessment import AssessmentResult
+from scoring.pronunciation import PhoneScore, WordErrorType, WordScore
+from tests.factories import add_assessment, add_recording, scored, unparseable
 
 WHEN = datetime(2026, 9, 7, 9, tzinfo=UTC)
 
 
 def _count(session: Session, model: type) -> int:
     return session.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def test_learner_upsert_is_idempotent_and_updates_class(session: Session) -> None:
-    first = upsert_learner(session, "kim", "4a")
-    again = upsert_learner(session, "kim", "4b")
-    assert first == again
-    assert _count(session, Learner) == 1
-    assert session.get(Learner, first).class_id == "4b"
-
-
-def _register(session: Session, sha: str, uri: str) -> tuple[int, bool]:
-    return upsert_recording(
-        session,
-        source_id="school-1/rec-9",
-        sha256=sha,
-        learner_id=upsert_learner(session, "kim", "4a"),
-        class_id="4a",
-        storage_uri=uri,
-        reference_text="WE CALL IT BEAR",
-        submitted_at=WHEN,
-        duration_seconds=2.5,
-    )
-
-
-def test_recording_same_content_is_registered_once(session: Session) -> None:
-    first, new = _register(session, "aaa", "s3://b/aaa")
-    again, new_again = _register(session, "aaa", "s3://b/aaa")
-    assert first == again
-    assert new and not new_again
-    assert _count(session, Recording) == 1
-
-
-def test_recording_new_content_is_a_new_version(session: Session) -> None:
-    first, _ = _register(session, "aaa", "s3://b/aaa")
-    second, new = _register(session, "bbb", "s3://b/bbb")
-    assert new and second != first
-    assert _count(session, Recording) == 2
-
-
-def test_stored_copy_supersedes_local_path(session: Session) -> None:
-    recording_id, _ = _register(session, "aaa", "file:///tmp/a.wav")
-    _register(session, "aaa", "s3://b/aaa")
-    _register(session, "aaa", "file:///elsewhere/a.wav")
-    assert session.get(Recording, recording_id).storage_uri == "s3://b/aaa"
 
 
 def test_assessment_replay_leaves_one_row_and_a_change_updates_it(session: Session) -> None:
@@ -91,3 +52,35 @@ def test_assessments_of_two_model_versions_coexist(session: Session) -> None:
     add_assessment(session, recording_id, "m1", scored((7, 7, 7, 7)))
     add_assessment(session, recording_id, "human:expert", scored((8, 8, 8, 8)))
     assert _count(session, Assessment) == 2
+
+
+def _with_word_and_phone_scores(assessment: AssessmentResult, words: int, phones: int) -> AssessmentResult:
+    """`assessment` with `words` word scores (every other index, as unaligned words are skipped)
+    and `phones` phone scores, as the GOP engine gives."""
+    word_scores = tuple(WordScore(2 * i, f"W{i}", 7.0 + i, WordErrorType.none) for i in range(words))
+    phone_scores = tuple(PhoneScore(0, "B", 1.5, 0.1 * i, 0.1, -0.5) for i in range(phones))
+    return replace(assessment, word_scores=word_scores, phone_scores=phone_scores)
+
+
+def test_word_and_phone_scores_are_replaced_whole_and_unparseable_answers_keep_their_failure(
+    session: Session,
+) -> None:
+    first = add_recording(session, "r1", "kim", "4a", WHEN)
+    second = add_recording(session, "r2", "kim", "4a", WHEN)
+    version = upsert_model_version(session, "gop-test")
+    ids = upsert_assessments(
+        session,
+        version,
+        [(first, _with_word_and_phone_scores(scored((7, 7, 7, 7)), 3, 5)), (second, unparseable())],
+    )
+    upsert_assessments(session, version, [(first, _with_word_and_phone_scores(scored((7, 7, 7, 7)), 2, 1))])
+    words = session.execute(select(WordScoreRow.word_index).order_by(WordScoreRow.word_index)).scalars().all()
+    phones = session.execute(select(PhoneScoreRow.position)).scalars().all()
+    assert (words, phones) == ([0, 2], [0]), "stale words and phones of the longer first write are gone"
+    failed = session.get(Assessment, ids[second])
+    assert (failed.status.value, failed.failure_reason, failed.failure_detail, failed.flags) == (
+        "unparseable",
+        "unparseable_output",
+        "missing accuracy",
+        [],
+    )

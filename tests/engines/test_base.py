@@ -7,6 +7,7 @@ import numpy as np
 from engines import EngineVersion, ScoringItem, score_in_chunks
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
+from scoring.failures import FailureReason, RecordingFailure
 
 
 class NoDetail:
@@ -27,7 +28,8 @@ class RecordingEngine:
 
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
         self.calls.append([item.reference_text for item in items])
-        return [AssessmentResult(failure=item.reference_text) for item in items]
+        failure = RecordingFailure(FailureReason.unparseable_output, item.reference_text)
+        return [AssessmentResult(failure=failure) for item in items]
 
     def close(self) -> None:
         pass

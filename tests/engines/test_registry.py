@@ -20,7 +20,7 @@ from engines.base import EngineOption, EngineSpec, EngineVersion
 from engines.registry import DEFAULT_ENGINE, ENGINES, EngineChoice, configured_engine, settings_classes
 from pronscore.settings import SETTINGS_CONFIG
 from scoring.assessment import AssessmentResult
-from scoring.failures import FailureReason
+from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import default_lexicon
 from scoring.mdd import diff
 from scoring.scores import SCORE_ASPECTS
@@ -57,7 +57,7 @@ class EchoEngine:
 
     def _one(self, item: ScoringItem) -> AssessmentResult:
         if not np.any(item.samples):
-            return AssessmentResult(failure="nothing was said", failure_reason=FailureReason.audio_silent)
+            return AssessmentResult(failure=RecordingFailure(FailureReason.audio_silent, "nothing was said"))
         entries = self.lexicon.entries_for(item.reference_text)
         phones = [phone for entry in entries for phone in (entry.variants[0] if entry.variants else ())]
         return AssessmentResult(

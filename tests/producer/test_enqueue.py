@@ -15,9 +15,12 @@ from cli.app import app
 from db.models import Batch, Learner, Recording, Run
 from db.session import session_scope
 from producer.client import ScoringClient
-from producer.sample import write_manifest
+from producer.ratings import import_ratings
+from producer.sample import sample_submissions, write_manifest, write_ratings
 from pronscore.settings import get_settings
 from pronscore.storage import AudioStore, S3Uri, StorageError
+from scoring.failures import FailureReason, UnknownReason
+from tests.factories import sparse_wav
 from tests.pipeline import short_sample
 
 
@@ -313,3 +316,49 @@ def test_status_shows_progress_within_a_running_batch(no_worker: dict) -> None:
         record_progress(session, batch_id, "host:1", 2, 5)
     shown = CliRunner().invoke(app, ["status", "night-progress"])
     assert f"batch {batch_id}: 2 of 5 chunks scored" in shown.stdout
+
+
+def test_retry_refuses_an_unknown_reason_and_names_the_valid_ones(no_worker: dict) -> None:
+    ScoringClient().enqueue(short_sample(2), run="night-typo")
+    with session_scope(get_settings().database_url) as session:
+        session.execute(text("UPDATE batches SET status = 'done'"))
+        session.execute(text("UPDATE recordings SET status = 'failed', failure_reason = 'attempts_exhausted'"))
+    retried = CliRunner().invoke(app, ["retry", "night-typo", "--reason", "attempts_exausted"])
+    assert retried.exit_code == 2, retried.output
+    (message,) = retried.stderr.strip().splitlines()
+    assert "unknown failure reason 'attempts_exausted'" in message
+    assert all(reason.value in message for reason in FailureReason)
+    with pytest.raises(UnknownReason, match="unknown failure reason 'nope'"):
+        ScoringClient().retry("night-typo", reason="nope")
+    with session_scope(get_settings().database_url) as session:
+        assert set(session.execute(select(Recording.status)).scalars()) == {"failed"}, "nothing queued"
+
+
+def test_a_long_file_is_refused_from_its_header_without_being_read_into_memory(no_worker: dict, tmp_path: Path) -> None:
+    import tracemalloc
+
+    two_hours = sparse_wav(tmp_path / "two-hours.wav", 2 * 3600)  # 230 MB
+    row = short_sample(1)[0]
+    rows = [{**row, "recording_id": f"long-{i}", "audio": str(two_hours)} for i in range(8)]
+    tracemalloc.start()
+    try:
+        result = ScoringClient().enqueue(rows, run="night-long")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [e.reason for e in result.failed_at_intake] == ["audio_too_long: 7200.0 s is over the 40 s limit"] * 8
+    assert peak < 32 * 2**20, f"taking in eight rows of one 230 MB file peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_recordings_known_from_ratings_are_queued_when_enqueued(no_worker: dict, tmp_path: Path) -> None:
+    submissions = sample_submissions()[:3]
+    ratings = tmp_path / "ratings.jsonl"
+    write_ratings(submissions, ratings)
+    with session_scope(get_settings().database_url) as session:
+        assert import_ratings(session, ratings, "expert").registered == 3
+    result = ScoringClient().enqueue([s.manifest_row() for s in submissions], run="night-rated")
+    assert (result.registered, result.already_known, len(result.rejected)) == (0, 3, 0)
+    with session_scope(get_settings().database_url) as session:
+        rows = session.execute(select(Recording.storage_uri, Recording.run_id, Recording.batch_id)).all()
+    assert len(rows) == 3, "the rated recordings themselves, no second version"
+    assert all(uri.startswith("s3://") and run == result.run_id and batch for uri, run, batch in rows)

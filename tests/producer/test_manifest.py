@@ -3,6 +3,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from producer.manifest import ManifestError, read_manifest
 from pronscore.settings import Settings
@@ -169,3 +171,80 @@ def test_audio_root_confines_local_paths_after_resolving_links_and_dots(tmp_path
         (5, f"audio link.wav lies outside PRONSCORE_AUDIO_ROOT ({root})"),
         (6, f"audio /proc/self/environ lies outside PRONSCORE_AUDIO_ROOT ({root})"),
     ]
+
+
+def test_an_unclosed_quote_rejects_its_row_and_the_rows_it_ran_over_are_read_alone(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    body = (
+        _line("r1", wav, text)
+        + f'r2,kim,4a,{wav},"{text},2026-09-07\n'  # the quote never closes
+        + _line("r3", wav, text)
+        + _line("r4", wav, text)
+    )
+    result = read_manifest(_csv(tmp_path, body))
+    assert [s.recording_id for s in result.submissions] == ["r1", "r3", "r4"]
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (3, "unclosed quote: the quoted field that opens on this line runs to the end of the file; "
+            "lines 4-5 are read as rows of their own"),
+    ]  # fmt: skip
+
+
+def test_a_quote_closed_on_a_later_line_rejects_only_the_line_that_opened_it(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    body = (
+        f'r1,kim,4a,{wav},"{text},2026-09-07\n'
+        + f'r2,kim,4a,{wav},"{text}",2026-09-07\n'  # its first quote closes r1's
+        + _line("r3", wav, text)
+    )
+    result = read_manifest(_csv(tmp_path, body))
+    assert [s.recording_id for s in result.submissions] == ["r2", "r3"]
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (2, "unclosed quote: the quoted field that opens on this line runs on to line 3; "
+            "line 3 is read as a row of its own"),
+    ]  # fmt: skip
+
+
+def test_a_header_with_an_unclosed_quote_is_refused(tmp_path: Path) -> None:
+    wav, text = sample_wav(0)
+    with pytest.raises(ManifestError, match="the header line has an unclosed quote"):
+        read_manifest(_csv(tmp_path, _line("r1", wav, text), header='recording_id,"learner_id,class_id\n'))
+
+
+_WORDS = st.lists(st.sampled_from(["WE", "CALL", "IT", "BEAR", "HELLO", "THREE"]), min_size=1, max_size=4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_WORDS.map(" ".join), min_size=1, max_size=6), bad=st.data())
+def test_a_stray_quote_costs_only_the_row_it_opens_on(tmp_path: Path, texts: list[str], bad: st.DataObject) -> None:
+    wav, _ = sample_wav(0)
+    at = bad.draw(st.integers(0, len(texts)), label="bad row position")
+    lines = [_line(f"r{i}", wav, text) for i, text in enumerate(texts)]
+    lines.insert(at, f'bad,kim,4a,{wav},"OPEN QUOTE,2026-09-07\n')
+    result = read_manifest(_csv(tmp_path, "".join(lines)))
+    assert [s.recording_id for s in result.submissions] == [f"r{i}" for i in range(len(texts))]
+    assert [e.line for e in result.errors] == [at + 2]
+    assert result.errors[0].reason.startswith("unclosed quote")
+
+
+_NOT_TEXT = st.one_of(
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(column=st.sampled_from(["recording_id", "learner_id", "class_id", "audio", "text", "submitted_at"]),
+       value=_NOT_TEXT)  # fmt: skip
+def test_jsonl_fields_that_are_arrays_objects_or_booleans_are_rejected_by_line_and_field(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    wav, text = sample_wav(0)
+    good = {"recording_id": "r1", "learner_id": "kim", "audio": str(wav), "text": text, "submitted_at": "2026-09-07"}
+    path = tmp_path / "night.jsonl"
+    rows = [good, {**good, "recording_id": "r2", column: value}, {**good, "recording_id": "r3", "learner_id": 42}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = read_manifest(path)
+    kind = {list: "an array", dict: "an object", bool: "a boolean"}[type(value)]
+    assert [(e.line, e.reason) for e in result.errors] == [(2, f"{column} is {kind}, not text")]
+    assert [(s.recording_id, s.learner_id) for s in result.submissions] == [("r1", "kim"), ("r3", "42")]

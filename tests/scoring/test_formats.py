@@ -129,3 +129,30 @@ def test_default_lexicon_knows_the_sample_and_keeps_variants() -> None:
     assert all(word in lexicon for word in words)
     assert len(lexicon.variants("EITHER")) >= 2
     assert lexicon.entries_for("the zorblaxian")[1].known is False
+
+
+def test_prompt_files_are_read_once_not_for_every_recording_and_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import resources
+
+    import scoring.formats
+
+    reads = []
+    files = resources.files
+
+    class CountingFiles:
+        def __init__(self, package: str) -> None:
+            self.root = files(package)
+
+        def joinpath(self, name: str) -> "CountingFiles":
+            self.root = self.root.joinpath(name)
+            return self
+
+        def read_text(self, encoding: str) -> str:
+            reads.append(self.root.name)
+            return self.root.read_text(encoding=encoding)
+
+    monkeypatch.setattr(scoring.formats.resources, "files", CountingFiles)
+    for name in ("paper", "joint-v1", "terse-v1"):
+        for _ in range(50):
+            get_format(name).turns("WE CALL IT BEAR")
+    assert len(reads) <= 2, f"{len(reads)} reads of the prompt files"

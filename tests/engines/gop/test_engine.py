@@ -94,7 +94,7 @@ def test_audio_that_is_not_speech_fails_alone_with_alignment_failed(
 def test_a_reference_that_was_not_read_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
     path, _ = sample_wav(0)
     [result] = gop_engine.score([ScoringItem(decode(path.read_bytes(), 40.0), text)])
-    assert result.failure_reason is FailureReason.alignment_failed, result.to_dict()
+    assert result.failure.reason is FailureReason.alignment_failed, result.to_dict()
 
 
 def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:

@@ -79,7 +79,7 @@ def test_unparseable_generation_is_a_failure_not_an_exception(untaught: Phi4Engi
     assessments = untaught.score(_items(2))
     for assessment in assessments:
         assert not assessment.scored
-        assert assessment.failure.startswith("missing ")
+        assert assessment.failure.detail.startswith("missing ")
         body = assessment.to_dict()
         assert body["reason"] == "unparseable_output"
         assert body["raw_output"] == assessment.detail.raw
