@@ -28,8 +28,10 @@ class RecordingEngine:
 
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
         self.calls.append([item.reference_text for item in items])
-        failure = RecordingFailure(FailureReason.unparseable_output, item.reference_text)
-        return [AssessmentResult(failure=failure) for item in items]
+        return [
+            AssessmentResult(failure=RecordingFailure(FailureReason.unparseable_output, item.reference_text))
+            for item in items
+        ]
 
     def close(self) -> None:
         pass
