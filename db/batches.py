@@ -36,7 +36,6 @@ _UNFINISHED = (RecordingStatus.queued, RecordingStatus.scoring)
 @dataclass(frozen=True)
 class ClaimedRecording:
     id: int
-    source_id: str
     storage_uri: str
     reference_text: str
     attempts: int
@@ -145,7 +144,6 @@ def start_recordings(session: Session, batch_id: int) -> list[ClaimedRecording]:
         .values(status=RecordingStatus.scoring)
         .returning(
             Recording.id,
-            Recording.source_id,
             Recording.storage_uri,
             Recording.reference_text,
             Recording.attempts,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engines.base import Engine, EngineVersion, ScoringItem, score_in_chunks
+from engines.base import Engine, EngineVersion, ScoringItem
+from engines.scheduling import score_in_chunks
 
 if TYPE_CHECKING:
     from pronscore.settings import Settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,7 +10,6 @@ import numpy as np
 
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
-from scoring.batching import form_batches
 
 
 @dataclass(frozen=True)
@@ -71,20 +70,3 @@ class Engine(Protocol):
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]: ...
 
     def close(self) -> None: ...
-
-
-def score_in_chunks(
-    engine: Engine,
-    items: Sequence[ScoringItem],
-    chunk_seconds: float,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[AssessmentResult]:
-    """Score many recordings as the worker does: shortest first, in chunks of at most
-    `chunk_seconds` of audio, so that padding stays small and memory bounded.
-    `progress(done, total)` is called after each chunk."""
-    results: dict[int, AssessmentResult] = {}
-    for chunk in form_batches([(i, item.seconds) for i, item in enumerate(items)], chunk_seconds):
-        results.update(zip(chunk, engine.score([items[i] for i in chunk]), strict=True))
-        if progress is not None:
-            progress(len(results), len(items))
-    return [results[index] for index in range(len(items))]

@@ -9,6 +9,8 @@ harmless: it finds its batch claimed or done.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery import Celery
@@ -41,3 +43,26 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     if expired or resend:
         log.info("sweep: %d expired leases, %d batches re-sent", len(expired), len(resend))
     return SweepResult(expired, resend)
+
+
+def sweep_every(
+    settings: Settings,
+    app: Celery,
+    report: Callable[[SweepResult], None],
+    recover: Callable[[Exception], bool],
+    stop: threading.Event | None = None,
+) -> None:
+    """Sweep now and every `sweep_interval_seconds` after, until `stop` is set. Each round's
+    result goes to `report`; a round that fails goes to `recover`, which says whether to try
+    again next round (an outage, told to the operator) or to stop with the error (a bug)."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            result = sweep(settings, app)
+        except Exception as error:
+            if not recover(error):
+                raise
+        else:
+            report(result)
+        if stop.wait(settings.sweep_interval_seconds):
+            return

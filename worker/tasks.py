@@ -21,7 +21,7 @@ app = make_celery(get_settings())
 @cache
 def runtime() -> Runtime:
     """One per worker process, created in the child on its first task, never in the parent."""
-    return Runtime(get_settings())
+    return Runtime.from_settings(get_settings())
 
 
 @worker_process_init.connect

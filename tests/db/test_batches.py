@@ -97,7 +97,7 @@ def test_release_gives_the_batch_back_only_from_its_holder(session: Session) -> 
 def test_complete_writes_results_statuses_and_run_bookkeeping(session: Session) -> None:
     run_id, (batch_id,), (good, bad, gone) = _batch(session, {"good": 2.0, "bad": 2.0, "gone": 2.0})
     claim_batch(session, batch_id, "host:1", lease_seconds=60)
-    assert [r.source_id for r in start_recordings(session, batch_id)] == ["good", "bad", "gone"]
+    assert [r.id for r in start_recordings(session, batch_id)] == [good, bad, gone]
     version = upsert_model_version(session, "model/joint-v1")
     results = {
         good: scored((7, 8, 7, 7)),

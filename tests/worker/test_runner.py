@@ -33,10 +33,10 @@ def _counts() -> tuple[int, int, set]:
 
 def test_a_second_delivery_does_nothing(no_worker: dict, engine: Phi4Engine) -> None:
     (batch_id, *_) = ScoringClient().enqueue(short_sample(3), run="night").batches
-    runtime = Runtime(get_settings(), engine=engine)
+    runtime = Runtime.from_settings(get_settings(), engine=engine)
     first = run_batch(batch_id, runtime)
     before = _counts()
-    second = run_batch(batch_id, Runtime(get_settings(), engine=engine))
+    second = run_batch(batch_id, Runtime.from_settings(get_settings(), engine=engine))
     assert first.claimed and not second.claimed
     assert _counts() == before
 
@@ -60,7 +60,7 @@ def test_dropped_database_connection_mid_write_leaves_nothing_and_the_retry_fini
         return written
 
     monkeypatch.setattr(batches, "upsert_assessments", upsert_then_lose_connection)
-    runtime = Runtime(get_settings(), engine=engine)
+    runtime = Runtime.from_settings(get_settings(), engine=engine)
     with pytest.raises(Exception, match=r"terminat|closed|connection"):
         run_batch(batch_id, runtime)
     assessments, diffs, statuses = _counts()
@@ -87,7 +87,7 @@ def test_recordings_that_keep_crashing_their_batch_fail_after_the_attempt_cap(
     )
     with session_scope(get_settings().database_url) as session:
         session.execute(text("UPDATE recordings SET attempts = 3"))
-    outcome = run_batch(batch_id, Runtime(get_settings(), engine=engine))
+    outcome = run_batch(batch_id, Runtime.from_settings(get_settings(), engine=engine))
     assert outcome.failed == {"attempts_exhausted": 2}
     with session_scope(get_settings().database_url) as session:
         reasons = set(session.execute(select(Recording.failure_reason)).scalars())
@@ -113,7 +113,7 @@ def test_an_error_of_the_workers_own_gives_the_batch_back_charged(no_worker: dic
         .enqueue(short_sample(2), run="night")
         .batches
     )
-    runtime = Runtime(get_settings(), engine=BrokenEngine(engine))
+    runtime = Runtime.from_settings(get_settings(), engine=BrokenEngine(engine))
     for attempt in range(1, get_settings().max_attempts + 1):
         with pytest.raises(RuntimeError, match="a bug"):
             run_batch(batch_id, runtime)

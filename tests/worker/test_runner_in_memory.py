@@ -1,0 +1,75 @@
+"""The batch runner's logic on in-memory fakes of its store, ledger and engine: no service, each
+test well under a second. The same paths on the real services are in test_runner.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.batches import ClaimedRecording
+from pronscore.storage import StorageError
+from tests.worker.fakes import Night
+from worker.runner import run_batch
+
+
+def test_a_batch_is_scored_chunk_by_chunk_and_written_once() -> None:
+    night = Night.of(10)
+    outcome = run_batch(night.batch_id, night.runtime)
+    assert (outcome.claimed, outcome.scored, outcome.failed) == (True, 10, {})
+    assert [len(call) for call in night.engine.calls] == [4, 4, 2], "chunks of at most 4 s of audio"
+    batch = night.ledger.batches[night.batch_id]
+    assert batch.done and batch.progress == (3, 3)
+    assert not run_batch(night.batch_id, night.runtime).claimed, "a second delivery does nothing"
+
+
+def test_unreadable_or_missing_audio_fails_alone() -> None:
+    night = Night.of(5, missing=[2])
+    night.store.objects["s3://bucket/r4"] = b"RIFF not audio at all"
+    outcome = run_batch(night.batch_id, night.runtime)
+    assert outcome.scored == 3
+    assert night.failures() == {2: "object_missing", 4: "audio_unreadable"}
+
+
+def test_an_exhausted_batch_fails_attempts_exhausted_without_scoring() -> None:
+    night = Night.of(3)
+    batch = night.ledger.batches[night.batch_id]
+    batch.recordings = {rid: ClaimedRecording(r.id, r.storage_uri, r.reference_text, 3, 1.0)
+                        for rid, r in batch.recordings.items()}  # fmt: skip
+    outcome = run_batch(night.batch_id, night.runtime)
+    assert outcome.failed == {"attempts_exhausted": 3}
+    assert night.engine.calls == []
+
+
+def test_a_lease_lost_mid_batch_writes_nothing_and_stops_early() -> None:
+    night = Night.of(10)
+    night.engine.on_score = lambda: night.ledger.take_over(night.batch_id, "elsewhere:2")
+    outcome = run_batch(night.batch_id, night.runtime)
+    assert not outcome.claimed
+    batch = night.ledger.batches[night.batch_id]
+    assert (batch.done, batch.results, batch.holder) == (False, {}, "elsewhere:2")
+    assert len(night.engine.calls) == 1, "no chunk scored after the loss was seen"
+
+
+def test_a_store_outage_gives_the_batch_back_uncharged() -> None:
+    night = Night.of(6)
+    night.store.down = True
+    with pytest.raises(StorageError):
+        run_batch(night.batch_id, night.runtime)
+    assert night.ledger.batches[night.batch_id].holder is None, "given back for the retry"
+    assert set(night.ledger.attempts(night.batch_id).values()) == {0}
+    night.store.down = False
+    assert run_batch(night.batch_id, night.runtime).scored == 6, "the retry finishes it"
+
+
+def test_an_error_of_the_workers_own_gives_the_batch_back_charged() -> None:
+    night = Night.of(2)
+
+    def bug() -> None:
+        raise ValueError("a bug in writing")
+
+    night.ledger.completing = bug
+    for attempt in (1, 2, 3):
+        with pytest.raises(ValueError, match="a bug"):
+            run_batch(night.batch_id, night.runtime)
+        assert set(night.ledger.attempts(night.batch_id).values()) == {attempt}
+    night.ledger.completing = None
+    assert run_batch(night.batch_id, night.runtime).failed == {"attempts_exhausted": 2}, "it ends"
