@@ -5,10 +5,16 @@ Recordings go shortest first, in chunks of at most `chunk_seconds` of audio (wha
 scores in one call), so padding stays small and memory bounded. Where loading a recording takes
 time (the worker downloads and decodes it), every load is submitted to a thread pool at once, in
 the order the chunks are scored, so later chunks arrive while earlier ones are on the model.
+
+A chunk the engine cannot score (it raises) is split in halves and each half scored again, down
+to single recordings: a recording that still makes the engine raise alone fails with reason
+`engine_error` and the exception in its detail, and the rest of the chunk is scored. Errors that
+say nothing about the recordings (the worker's outages) pass through unsplit.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -17,7 +23,9 @@ from typing import cast
 from engines.base import Engine, ScoringItem
 from scoring.assessment import AssessmentResult
 from scoring.batching import form_batches
-from scoring.failures import RecordingFailure
+from scoring.failures import FailureReason, RecordingFailure
+
+log = logging.getLogger(__name__)
 
 Loaded = ScoringItem | RecordingFailure
 Result = AssessmentResult | RecordingFailure
@@ -33,6 +41,38 @@ class ChunkProgress:
     recordings: int
 
 
+def _never(error: Exception) -> bool:
+    return False
+
+
+def score_isolating(
+    engine: Engine, items: Sequence[ScoringItem], passes_through: Callable[[Exception], bool] = _never
+) -> list[AssessmentResult]:
+    """`engine.score(items)`; if it raises (an error `passes_through` does not claim), each half
+    again, until the recordings that make it raise fail alone with `engine_error`. The halves
+    are scored after the failed call's frames are let go, so a retry never holds its memory."""
+    try:
+        return engine.score(items)
+    except Exception as error:
+        if passes_through(error):
+            raise
+        detail = f"{type(error).__name__}: {error}"
+        if len(items) == 1:
+            log.warning("the engine cannot score a recording alone: %s", detail, exc_info=True)
+    if len(items) == 1:
+        return [engine_error(detail)]
+    log.warning("the engine raised on %d recordings (%s); scoring each half again", len(items), detail)
+    middle = len(items) // 2
+    return score_isolating(engine, items[:middle], passes_through) + score_isolating(
+        engine, items[middle:], passes_through
+    )
+
+
+def engine_error(detail: str) -> AssessmentResult:
+    """The result of a recording the engine raised on when given it alone."""
+    return AssessmentResult(None, None, raw_output="", failure=detail, failure_reason=FailureReason.engine_error)
+
+
 def score_chunks(
     engine: Engine,
     seconds: Mapping[int, float | None],
@@ -41,11 +81,13 @@ def score_chunks(
     *,
     loaders: Executor | None = None,
     progress: Callable[[ChunkProgress], None] | None = None,
+    passes_through: Callable[[Exception], bool] = _never,
 ) -> dict[int, Result]:
     """Score the recordings that `seconds` names (key -> length in seconds, None if unknown),
     each loaded by `load`: ahead of time on `loaders` when given, else when its chunk comes. A
-    recording that does not load is its own failure; the rest of its chunk is scored.
-    `progress` is called after each chunk, and may raise to stop the run."""
+    recording that does not load, or that the engine cannot score, is its own failure; the rest
+    of its chunk is scored. `progress` is called after each chunk, and may raise to stop the
+    run; engine errors that `passes_through` claims are raised, not isolated."""
     planned = form_batches(list(seconds.items()), chunk_seconds)
     ahead: dict[int, Future[Loaded]] = {}
     if loaders is not None:
@@ -61,7 +103,7 @@ def score_chunks(
                 else:
                     readable.append((key, loaded))
             if readable:
-                scored = engine.score([item for _, item in readable])
+                scored = score_isolating(engine, [item for _, item in readable], passes_through)
                 results.update(zip((key for key, _ in readable), scored, strict=True))
             if progress is not None:
                 progress(ChunkProgress(done, len(planned), len(results), len(seconds)))

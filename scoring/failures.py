@@ -15,6 +15,7 @@ class FailureReason(StrEnum):
     unparseable_output = "unparseable_output"
     attempts_exhausted = "attempts_exhausted"
     alignment_failed = "alignment_failed"
+    engine_error = "engine_error"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Scoring one batch: claim it, fetch and score its recordings, complete it.
 
 The lease is renewed by a heartbeat for as long as the work lasts. A recording that cannot be
-read fails alone with its reason; its batch-mates are scored. An outage (database, store or
-broker unreachable) gives the batch back at no cost for a retry; any other error gives it back
-charged, as a crash. Since the results are written in one transaction of upserts, a retry
-never leaves duplicates or half a batch.
+read, or that makes the engine raise even alone, fails alone with its reason; its batch-mates
+are scored, and nobody is charged. An outage (database, store or broker unreachable) gives the
+batch back at no cost for a retry; any other error gives it back charged, as a crash. Since
+the results are written in one transaction of upserts, a retry never leaves duplicates or half
+a batch.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _score(
         runtime.settings.chunk_audio_seconds,
         loaders=runtime.fetchers,
         progress=chunk_done,
+        passes_through=is_outage,
     )
 
 

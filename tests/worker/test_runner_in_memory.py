@@ -7,7 +7,7 @@ import pytest
 
 from db.batches import ClaimedRecording
 from pronscore.storage import StorageError
-from tests.worker.fakes import Night
+from tests.worker.fakes import Night, TextEngine
 from worker.runner import run_batch
 
 
@@ -73,3 +73,25 @@ def test_an_error_of_the_workers_own_gives_the_batch_back_charged() -> None:
         assert set(night.ledger.attempts(night.batch_id).values()) == {attempt}
     night.ledger.completing = None
     assert run_batch(night.batch_id, night.runtime).failed == {"attempts_exhausted": 2}, "it ends"
+
+
+def test_a_recording_the_engine_cannot_score_fails_alone_uncharged() -> None:
+    def broken(texts: list[str]) -> BaseException | None:
+        return RuntimeError("The size of tensor a (6) must match the size of tensor b (7)") if "r23" in texts else None
+
+    night = Night.of(40, TextEngine(broken), chunk_audio_seconds=1000.0)
+    outcome = run_batch(night.batch_id, night.runtime)
+    assert (outcome.claimed, outcome.scored, outcome.failed) == (True, 39, {"engine_error": 1})
+    result = night.ledger.batches[night.batch_id].results[23]
+    assert result.failure == "RuntimeError: The size of tensor a (6) must match the size of tensor b (7)"
+    assert set(night.ledger.attempts(night.batch_id).values()) == {0}, "no attempt charged"
+    assert len(night.engine.calls) <= 1 + 2 * 6, "halving: a few calls, not one per recording"
+
+
+def test_an_outage_inside_the_engine_is_not_split_but_given_back_uncharged() -> None:
+    night = Night.of(8, TextEngine(lambda texts: ConnectionError("connection refused")))
+    with pytest.raises(ConnectionError):
+        run_batch(night.batch_id, night.runtime)
+    assert len(night.engine.calls) == 1
+    assert night.ledger.batches[night.batch_id].holder is None
+    assert set(night.ledger.attempts(night.batch_id).values()) == {0}
