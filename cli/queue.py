@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import typer
@@ -157,7 +156,7 @@ def worker(
     logs.configure(loglevel)
     draining = Drain.for_settings(settings(), app, drain_interval)
     if drain:
-        threading.Thread(target=draining.run, daemon=True, name="drain").start()
+        draining.start()
     app.worker_main(
         [
             "worker",

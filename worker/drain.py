@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from kombu.utils.url import maybe_sanitize_url
 
 from db.batches import pending_work
-from db.session import session_scope
+from db.session import get_engine, session_scope
 from pronscore.settings import Settings
 from worker.sweep import sweep
 
@@ -40,6 +41,7 @@ class Drain:
     broker_wait: float
     broker: str
     gave_up: str | None = None
+    load_drivers: Callable[[], None] = lambda: None
 
     @classmethod
     def for_settings(cls, settings: Settings, app: Celery, interval: float) -> Drain:
@@ -52,7 +54,17 @@ class Drain:
             interval=interval,
             broker_wait=settings.broker_wait_seconds,
             broker=maybe_sanitize_url(settings.redis_url),
+            load_drivers=partial(_load_drivers, settings, app),
         )
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread. The database driver and broker transport the thread uses are
+        loaded first, in this thread: Celery forks its processes meanwhile, and a process forked
+        in the middle of another thread's import inherits a half-initialised module."""
+        self.load_drivers()
+        thread = threading.Thread(target=self.run, daemon=True, name="drain")
+        thread.start()
+        return thread
 
     def run(self) -> None:
         reached = time.monotonic()
@@ -91,6 +103,12 @@ def broker_reachable(app: Celery) -> bool:
         log.warning("the broker is unreachable: %s", error)
         return False
     return True
+
+
+def _load_drivers(settings: Settings, app: Celery) -> None:
+    get_engine(settings.database_url)
+    with app.connection_for_write() as connection:
+        connection.transport  # noqa: B018 (loading the transport is the point)
 
 
 def _pending(database_url: str) -> int:

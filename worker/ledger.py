@@ -1,14 +1,15 @@
-"""The worker's record of its batches: the seam between the runner and PostgreSQL.
+"""The worker's record of its batches and of itself: the seam between the runner and PostgreSQL.
 
-`BatchLedger` is all the runner and the lease heartbeat ask of the database; `DatabaseLedger`
-keeps it in PostgreSQL through `db.batches`, one short transaction per call, from a session
-factory. Tests of the runner use an in-memory ledger instead.
+`BatchLedger` is all the runner, the lease heartbeat and the liveness beat ask of the database;
+`DatabaseLedger` keeps it in PostgreSQL through `db.batches`, one short transaction per call,
+from a session factory. Tests of the runner use an in-memory ledger instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session
 from db.batches import (
     BatchOutcome,
     ClaimedRecording,
+    ClaimVerdict,
     RecordingResult,
+    beat,
     claim_batch,
     complete_batch,
     pending_work,
@@ -31,10 +34,22 @@ from engines import EngineVersion
 Sessions = Callable[[], AbstractContextManager[Session]]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claim's verdict and, when the lease was taken, the recordings to score."""
+
+    verdict: ClaimVerdict
+    recordings: list[ClaimedRecording] = field(default_factory=list)
+
+
 class BatchLedger(Protocol):
-    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> list[ClaimedRecording] | None:
-        """Take the batch's lease and mark its unfinished recordings `scoring`; None when it is
-        done or another worker holds it."""
+    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> Claim:
+        """Take the batch's lease and mark its unfinished recordings `scoring`, unless it is
+        done, another worker holds it, or its last holder may still be alive."""
+        ...
+
+    def beat(self, owner: str, lease_seconds: int) -> None:
+        """Note that this worker process is alive and reaches the database."""
         ...
 
     def renew(self, batch_id: int, owner: str, lease_seconds: int) -> bool:
@@ -67,11 +82,16 @@ class DatabaseLedger:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
 
-    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> list[ClaimedRecording] | None:
+    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> Claim:
         with self.sessions() as session:
-            if not claim_batch(session, batch_id, owner, lease_seconds):
-                return None
-            return start_recordings(session, batch_id)
+            verdict = claim_batch(session, batch_id, owner, lease_seconds)
+            if verdict is not ClaimVerdict.taken:
+                return Claim(verdict)
+            return Claim(verdict, start_recordings(session, batch_id))
+
+    def beat(self, owner: str, lease_seconds: int) -> None:
+        with self.sessions() as session:
+            beat(session, owner, lease_seconds)
 
     def renew(self, batch_id: int, owner: str, lease_seconds: int) -> bool:
         with self.sessions() as session:

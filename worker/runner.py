@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from db.batches import BatchOutcome, ClaimedRecording, RecordingResult
+from db.batches import BatchOutcome, ClaimedRecording, ClaimVerdict, RecordingResult
 from engines.scheduling import ChunkProgress, score_chunks
 from scoring.failures import FailureReason, RecordingFailure
 from worker import metrics
@@ -24,6 +24,15 @@ from worker.retry import is_outage
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class ClaimDeferred(Exception):
+    """The batch's last holder went silent but may be alive; the claim is asked again in
+    `seconds` (the task retries then), by when it has beaten or been silent long enough."""
+
+    def __init__(self, batch_id: int, seconds: float) -> None:
+        super().__init__(f"batch {batch_id}: its last holder may be alive; asking again in {seconds:g} s")
+        self.seconds = seconds
 
 
 def _score(
@@ -61,14 +70,19 @@ def _note_progress(runtime: Runtime, batch_id: int, done: int, total: int) -> No
 
 
 def run_batch(batch_id: int, runtime: Runtime) -> BatchOutcome:
-    """Score one batch; a no-op when another delivery already claimed or finished it."""
+    """Score one batch; a no-op when another delivery already claimed or finished it. Batches
+    this process owes the queue are given back first (raising while the database is away)."""
     engine = runtime.engine  # load before taking the lease: loading may take minutes
     started = time.perf_counter()
     settings = runtime.settings
-    recordings = runtime.ledger.claim(batch_id, runtime.owner, settings.lease_seconds)
-    if recordings is None:
+    runtime.owed.give_back(runtime.ledger, runtime.owner)
+    claim = runtime.ledger.claim(batch_id, runtime.owner, settings.lease_seconds)
+    if claim.verdict is ClaimVerdict.undecided:
+        raise ClaimDeferred(batch_id, renewal_interval(settings.lease_seconds))
+    if claim.verdict is ClaimVerdict.refused:
         log.info("batch %d is claimed or done already; nothing to do", batch_id, extra={"batch_id": batch_id})
         return BatchOutcome(batch_id, claimed=False)
+    recordings = claim.recordings
     exhausted = {
         r.id: RecordingFailure(FailureReason.attempts_exhausted, "gave up after repeated crashes of its batch")
         for r in recordings
@@ -127,5 +141,6 @@ def _observe(runtime: Runtime, outcome: BatchOutcome, recordings: Sequence[Claim
 def _give_back(runtime: Runtime, batch_id: int, *, crashed: bool) -> None:
     try:
         runtime.ledger.release(batch_id, runtime.owner, crashed=crashed)
-    except Exception:  # the database may be the thing that failed; the lease then expires
-        log.exception("could not give batch %d back; its lease will expire", batch_id)
+    except Exception:  # the database may be the thing that failed: owe it
+        runtime.owed.add(batch_id, crashed=crashed)
+        log.exception("could not give batch %d back; it is given back once the database answers", batch_id)

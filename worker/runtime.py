@@ -1,8 +1,8 @@
 """A worker process's long-lived parts, given to it rather than built inside it, so the runner
 runs as well on in-memory fakes as on the real services: the settings, the audio store, the
 batch ledger, the engine (loaded on first use, in the process that scores), the name the
-process holds leases under, and its download threads. `Runtime.from_settings` is the
-production wiring, in this one place."""
+process holds leases under, its download threads, its liveness beat and the batches it owes
+the queue. `Runtime.from_settings` is the production wiring, in this one place."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from db.session import session_scope
 from engines import Engine, load_engine
 from pronscore.settings import Settings
 from pronscore.storage import AudioStore, S3Uri
+from worker.lease import renewal_interval
 from worker.ledger import BatchLedger, DatabaseLedger
+from worker.liveness import Liveness, OwedBatches
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class Runtime:
         self._load_engine = load_engine
         self.owner = owner or process_owner()
         self.fetchers = fetchers or ThreadPoolExecutor(max_workers=8, thread_name_prefix="fetch")
+        self.owed = OwedBatches()
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -62,6 +65,12 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         return self._load_engine()
+
+    @cached_property
+    def liveness(self) -> Liveness:
+        """The process's liveness beat, once started (a worker process starts it at once)."""
+        lease = self.settings.lease_seconds
+        return Liveness(self.ledger, self.owner, lease, renewal_interval(lease), self.owed)
 
 
 def _loaded(settings: Settings, engine: Engine | None) -> Engine:

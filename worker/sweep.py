@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from db.batches import expire_leases, queued_batches
+from db.batches import expire_leases, forget_silent_workers, queued_batches
 from db.session import session_scope
 from pronscore.queue import batch_ids_in_broker, send_batches
 from pronscore.settings import Settings
@@ -33,6 +33,7 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     with session_scope(settings.database_url) as session:
         expired = expire_leases(session)
         queued = queued_batches(session)
+        forget_silent_workers(session)
     # An expired batch's message may still sit among a dead worker's unacknowledged ones, where it
     # stays until the visibility timeout: send it again now. Other queued batches are sent only
     # when their message is gone.

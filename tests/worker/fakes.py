@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile
 
-from db.batches import BatchOutcome, ClaimedRecording, RecordingResult
+from db.batches import BatchOutcome, ClaimedRecording, ClaimVerdict, RecordingResult
 from engines import EngineVersion, ScoringItem
 from pronscore.settings import Settings
 from pronscore.storage import ObjectMissing, S3Uri, StorageError
@@ -18,6 +18,7 @@ from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
 from scoring.failures import RecordingFailure
 from tests.factories import scored
+from worker.ledger import Claim
 from worker.runtime import Runtime
 
 
@@ -56,11 +57,20 @@ class MemoryBatch:
 
 class MemoryLedger:
     """The batch lifecycle of `db.batches` over dictionaries: one holder at a time, results
-    written only by the holder, attempts charged only on a crashed release."""
+    written only by the holder, attempts charged only on a crashed release. Set `undecided` to
+    the batches whose last holder may be alive; set `away` to an error and every call raises it,
+    as a database that does not answer."""
 
     def __init__(self) -> None:
         self.batches: dict[int, MemoryBatch] = {}
         self.completing: Callable[[], None] | None = None  # called inside `complete`, to inject faults
+        self.undecided: set[int] = set()
+        self.away: Exception | None = None
+        self.beats: list[str] = []
+
+    def _answer(self) -> None:
+        if self.away is not None:
+            raise self.away
 
     def add(self, batch_id: int, recordings: Sequence[ClaimedRecording]) -> None:
         self.batches[batch_id] = MemoryBatch({r.id: r for r in recordings})
@@ -72,17 +82,26 @@ class MemoryLedger:
     def attempts(self, batch_id: int) -> dict[int, int]:
         return {r.id: r.attempts for r in self.batches[batch_id].recordings.values()}
 
-    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> list[ClaimedRecording] | None:
+    def claim(self, batch_id: int, owner: str, lease_seconds: int) -> Claim:
+        self._answer()
         batch = self.batches[batch_id]
+        if batch_id in self.undecided:
+            return Claim(ClaimVerdict.undecided)
         if batch.done or batch.holder not in (None, owner):
-            return None
+            return Claim(ClaimVerdict.refused)
         batch.holder = owner
-        return sorted(batch.recordings.values(), key=lambda r: r.id)
+        return Claim(ClaimVerdict.taken, sorted(batch.recordings.values(), key=lambda r: r.id))
+
+    def beat(self, owner: str, lease_seconds: int) -> None:
+        self._answer()
+        self.beats.append(owner)
 
     def renew(self, batch_id: int, owner: str, lease_seconds: int) -> bool:
+        self._answer()
         return self.batches[batch_id].holder == owner
 
     def note_progress(self, batch_id: int, owner: str, done: int, total: int) -> bool:
+        self._answer()
         batch = self.batches[batch_id]
         if batch.holder != owner:
             return False
@@ -92,6 +111,7 @@ class MemoryLedger:
     def complete(
         self, batch_id: int, owner: str, version: EngineVersion, results: Mapping[int, RecordingResult]
     ) -> BatchOutcome | None:
+        self._answer()
         if self.completing is not None:
             self.completing()
         batch = self.batches[batch_id]
@@ -108,6 +128,7 @@ class MemoryLedger:
         return outcome
 
     def release(self, batch_id: int, owner: str, *, crashed: bool) -> bool:
+        self._answer()
         batch = self.batches[batch_id]
         if batch.holder != owner:
             return False
@@ -120,6 +141,7 @@ class MemoryLedger:
         return True
 
     def pending(self) -> int:
+        self._answer()
         return sum(not batch.done for batch in self.batches.values())
 
 

@@ -8,7 +8,7 @@ import pytest
 from db.batches import ClaimedRecording
 from pronscore.storage import StorageError
 from tests.worker.fakes import Night, TextEngine
-from worker.runner import run_batch
+from worker.runner import ClaimDeferred, run_batch
 
 
 def test_a_batch_is_scored_chunk_by_chunk_and_written_once() -> None:
@@ -95,3 +95,42 @@ def test_an_outage_inside_the_engine_is_not_split_but_given_back_uncharged() -> 
     assert len(night.engine.calls) == 1
     assert night.ledger.batches[night.batch_id].holder is None
     assert set(night.ledger.attempts(night.batch_id).values()) == {0}
+
+
+def test_a_give_back_the_database_missed_is_made_first_when_it_answers() -> None:
+    night = Night.of(4)
+
+    def database_goes_away() -> None:
+        night.ledger.away = ConnectionError("connection refused")
+
+    night.engine.on_score = database_goes_away
+    with pytest.raises(ConnectionError):
+        run_batch(night.batch_id, night.runtime)
+    assert len(night.runtime.owed) == 1, "neither written nor given back: owed"
+    assert night.ledger.batches[night.batch_id].holder == "here:1"
+
+    night.engine.on_score = None
+    night.ledger.away = None
+    night.runtime.liveness.beat()
+    assert len(night.runtime.owed) == 0
+    assert night.ledger.beats == ["here:1"]
+    assert night.ledger.batches[night.batch_id].holder is None, "given back on the first beat that answered"
+    assert set(night.ledger.attempts(night.batch_id).values()) == {0}
+
+
+def test_owed_batches_are_given_back_before_a_new_claim() -> None:
+    night = Night.of(2)
+    night.ledger.add(2, [ClaimedRecording(9, "s3://bucket/r1", "r9", 0, 1.0)])
+    night.ledger.take_over(2, "here:1")
+    night.runtime.owed.add(2, crashed=False)
+    assert run_batch(night.batch_id, night.runtime).scored == 2
+    assert night.ledger.batches[2].holder is None and len(night.runtime.owed) == 0
+
+
+def test_a_claim_whose_last_holder_may_be_alive_is_put_off_by_a_beat() -> None:
+    night = Night.of(2, lease_seconds=30)
+    night.ledger.undecided.add(night.batch_id)
+    with pytest.raises(ClaimDeferred) as deferred:
+        run_batch(night.batch_id, night.runtime)
+    assert deferred.value.seconds == 10.0
+    assert night.engine.calls == []
