@@ -143,32 +143,44 @@ def sweep(
 
 def worker(
     drain: bool = typer.Option(False, "--drain", help="Exit once nothing is queued or running."),
-    concurrency: int = typer.Option(1, "--concurrency", min=1, help="Worker processes; one per GPU is right."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        help="Worker processes (default: one per usable core with the gop engine, one with phi4mm: "
+        "run one phi4mm worker per GPU).",
+    ),
     drain_interval: float = typer.Option(5.0, "--drain-interval", min=0.5, help="Seconds between drain checks."),
     loglevel: str = typer.Option("INFO", "--loglevel"),
 ) -> None:
-    """Start a GPU worker on queue `gpu`."""
+    """Start a worker: it scores the batches of queue `gpu` with the configured engine, on a GPU
+    (phi4mm) or on the CPU cores (gop)."""
     from pronscore import logs
     from pronscore.queue import QUEUE
-    from worker.drain import Drain
-    from worker.tasks import app
+    from worker.processes import default_concurrency, metrics_folder, usable_cores
 
     logs.configure(loglevel)
-    draining = Drain.for_settings(settings(), app, drain_interval)
-    if drain:
-        draining.start()
-    app.worker_main(
-        [
-            "worker",
-            "-Q",
-            QUEUE,
-            "-c",
-            str(concurrency),
-            "--loglevel",
-            loglevel,
-            "-n",
-            f"pronscore-{os.getpid()}@%h",
-        ]
-    )
+    with metrics_folder():
+        from worker import metrics
+        from worker.drain import Drain
+        from worker.tasks import app
+
+        metrics.serve(settings().metrics_port)
+        draining = Drain.for_settings(settings(), app, drain_interval)
+        if drain:
+            draining.start()
+        app.worker_main(
+            [
+                "worker",
+                "-Q",
+                QUEUE,
+                "-c",
+                str(concurrency or default_concurrency(settings().engine_name, usable_cores())),
+                "--loglevel",
+                loglevel,
+                "-n",
+                f"pronscore-{os.getpid()}@%h",
+            ]
+        )
     if draining.gave_up:
         fail(draining.gave_up)

@@ -10,7 +10,6 @@ from celery.signals import worker_process_init
 from db.session import get_engine
 from pronscore.queue import SCORE_BATCH, SWEEP, make_celery
 from pronscore.settings import get_settings
-from worker import metrics
 from worker.retry import backoff_seconds, is_outage, max_retries
 from worker.runner import ClaimDeferred, run_batch
 from worker.runtime import Runtime
@@ -27,15 +26,14 @@ def runtime() -> Runtime:
 
 @worker_process_init.connect
 def _start(**_: object) -> None:
-    """Each worker process serves metrics and beats from its start, so that a batch it takes
-    over is judged against a liveness it has kept from the beginning.
+    """Each worker process beats from its start, so that a batch it takes over is judged
+    against a liveness it has kept from the beginning.
 
     First it lets go of the database connections the parent's pool held when it forked (they
     are the parent's; SQLAlchemy's recipe for forked processes), which also loads the database
     driver in this thread before the liveness thread needs it: two threads importing it at once
     can see it half-initialised."""
     get_engine(get_settings().database_url).dispose(close=False)
-    metrics.serve(get_settings().metrics_port)
     runtime().liveness.start()
 
 
