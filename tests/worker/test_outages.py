@@ -20,7 +20,7 @@ from db.session import session_scope
 from producer.client import ScoringClient
 from pronscore.settings import get_settings
 from tests.conftest import ADMIN_DSN
-from tests.pipeline import ROOT, S3Server, WorkerProcess, short_sample, wait_for_run
+from tests.pipeline import ROOT, S3Server, WorkerProcess, counts, short_sample, wait_for_run
 
 # Each of these outages outlasts the old budget: three claims of a batch, each charging its
 # recordings an attempt, spent within seconds by the task's retries.
@@ -171,6 +171,19 @@ def _holder(dsn: str) -> str | None:
     return row[0] if row else None
 
 
+def _next_holder(dsn: str, workers: list[subprocess.Popen], run: str, recordings: int) -> str | None:
+    """The lease owner of the batch once a worker holds it; None once the run is finished."""
+    deadline = time.monotonic() + 120
+    while (holder := _holder(dsn)) is None:
+        done = counts(run)
+        if done.get("scored", 0) + done.get("failed", 0) == recordings:
+            return None
+        assert time.monotonic() < deadline, "no worker took the batch"
+        assert all(worker.poll() is None for worker in workers), "a worker exited early"
+        time.sleep(0.05)
+    return holder
+
+
 def test_database_outages_longer_than_the_lease_cost_two_draining_workers_nothing(
     outage_env: dict, two_workers: Callable[[], list[subprocess.Popen]]
 ) -> None:
@@ -180,12 +193,9 @@ def test_database_outages_longer_than_the_lease_cost_two_draining_workers_nothin
     dsn = outage_env["PRONSCORE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     name = dsn.rsplit("/", 1)[1]
     workers = two_workers()
-    for _ in range(OUTAGES):
-        deadline = time.monotonic() + 120
-        while (holder := _holder(dsn)) is None:
-            assert time.monotonic() < deadline, "no worker took the batch"
-            assert all(worker.poll() is None for worker in workers), "a worker exited early"
-            time.sleep(0.05)
+    outages = 0
+    while outages < OUTAGES and (holder := _next_holder(dsn, workers, "night-db-away", len(rows))) is not None:
+        outages += 1
         late = os.getpgid(int(holder.rsplit(":", 1)[1]))
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -209,6 +219,7 @@ def test_database_outages_longer_than_the_lease_cost_two_draining_workers_nothin
             select(Assessment.recording_id, func.count()).group_by(Assessment.recording_id)
         ).all()
         assert len(per_recording) == len(rows) and {n for _, n in per_recording} == {1}, "each scored once"
+    assert outages == OUTAGES, "the batch was held at every outage"
     for worker in workers:
         # A worker holding a retry for later waits out Celery's soft shutdown (60 s) before it exits.
         assert worker.wait(timeout=120) == 0, "a draining worker exits once all is done"
