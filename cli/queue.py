@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from celery import Celery
-from kombu.exceptions import OperationalError as BrokerError
-from kombu.utils.url import maybe_sanitize_url
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -22,8 +14,6 @@ from cli.common import console, err_console, fail, settings
 from producer.client import EnqueueResult, ScoringClient
 from producer.manifest import ManifestError
 from scoring.failures import UnknownReason
-
-log = logging.getLogger(__name__)
 
 
 def enqueue(
@@ -131,114 +121,73 @@ def sweep(
     tries again, so an outage heals without a restart."""
     from cli.errors import explain
     from pronscore.queue import make_celery
-    from worker.sweep import sweep as run_sweep
+    from worker.sweep import SweepResult, sweep_every
+    from worker.sweep import sweep as sweep_once
 
-    app = make_celery(settings())
-    while True:
-        try:
-            result = run_sweep(settings(), app)
-        except Exception as error:
-            message = explain(error)
-            if not every or message is None:
-                raise
+    def report(result: SweepResult) -> None:
+        console.print(
+            f"sweep: {len(result.expired)} expired leases, {len(result.resent)} batches re-sent", highlight=False
+        )
+        if heartbeat is not None:
+            heartbeat.touch()
+
+    def recover(error: Exception) -> bool:
+        message = explain(error)
+        if message is not None:
             wait = settings().sweep_interval_seconds
             err_console.print(f"[yellow]sweep failed:[/] {escape(message)}; trying again in {wait} s", highlight=False)
-        else:
-            console.print(
-                f"sweep: {len(result.expired)} expired leases, {len(result.resent)} batches re-sent",
-                highlight=False,
-            )
-            if heartbeat is not None:
-                heartbeat.touch()
-        if not every:
-            return
-        time.sleep(settings().sweep_interval_seconds)
+        return message is not None
 
-
-def _broker_reachable(app: Celery) -> bool:
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1)
-    except BrokerError as error:
-        log.warning("the broker is unreachable: %s", error)
-        return False
-    return True
-
-
-@dataclass
-class _Drain:
-    """Stops the worker once no batch is queued or running, or once the broker has been out of
-    reach for `broker_wait` seconds (then `gave_up` says so)."""
-
-    interval: float
-    broker_wait: float
-    gave_up: str | None = None
-
-    def run(self) -> None:
-        from db.batches import pending_work
-        from db.session import session_scope
-        from pronscore.queue import make_celery
-        from worker.sweep import sweep as run_sweep
-
-        app = make_celery(settings())
-        reached = time.monotonic()
-        idle_checks = 0
-        while True:
-            time.sleep(self.interval)
-            if not _broker_reachable(app):
-                if time.monotonic() - reached >= self.broker_wait:
-                    self.gave_up = (
-                        f"the broker at {maybe_sanitize_url(settings().redis_url)} has been unreachable for "
-                        f"{self.broker_wait:.0f} s (PRONSCORE_BROKER_WAIT_SECONDS); the draining worker gives up"
-                    )
-                    log.error(self.gave_up)
-                    os.kill(os.getpid(), signal.SIGTERM)
-                    return
-                continue
-            reached = time.monotonic()
-            try:
-                run_sweep(settings(), app)
-                with session_scope(settings().database_url) as session:
-                    pending = pending_work(session)
-            except Exception:
-                log.exception("drain check failed; trying again")
-                continue
-            idle_checks = idle_checks + 1 if pending == 0 else 0
-            if idle_checks >= 2:
-                log.info("no work left; the draining worker stops")
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
+    app = make_celery(settings())
+    if every:
+        sweep_every(settings(), app, report, recover)
+    else:
+        report(sweep_once(settings(), app))
 
 
 def worker(
     drain: bool = typer.Option(False, "--drain", help="Exit once nothing is queued or running."),
-    concurrency: int = typer.Option(1, "--concurrency", min=1, help="Worker processes; one per GPU is right."),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        min=1,
+        help="Worker processes (default: one per usable core with the gop engine, one with phi4mm: "
+        "run one phi4mm worker per GPU).",
+    ),
     drain_interval: float = typer.Option(5.0, "--drain-interval", min=0.5, help="Seconds between drain checks."),
     loglevel: str = typer.Option("INFO", "--loglevel"),
 ) -> None:
-    """Start a GPU worker on queue `gpu`."""
+    """Start a worker: it scores the batches of queue `gpu` with the configured engine, on a GPU
+    (phi4mm) or on the CPU cores (gop)."""
     from engines.registry import configured_engine
     from pronscore import logs
     from pronscore.queue import QUEUE
-    from worker.tasks import app
+    from worker.processes import default_concurrency, metrics_folder, usable_cores
 
-    configured_engine().settings()  # a bad engine setting stops the worker now, not at its first batch
+    engine = configured_engine()
+    engine.settings()  # a bad engine setting stops the worker now, not at its first batch
     logs.configure(loglevel)
-    draining = _Drain(drain_interval, settings().broker_wait_seconds)
-    if drain:
-        threading.Thread(target=draining.run, daemon=True, name="drain").start()
-    app.worker_main(
-        [
-            "worker",
-            "-Q",
-            QUEUE,
-            "-c",
-            str(concurrency),
-            "--loglevel",
-            loglevel,
-            "-n",
-            f"pronscore-{os.getpid()}@%h",
-        ]
-    )
+    with metrics_folder():
+        from worker import metrics
+        from worker.drain import Drain
+        from worker.tasks import app
+
+        metrics.serve(settings().metrics_port)
+        draining = Drain.for_settings(settings(), app, drain_interval)
+        if drain:
+            draining.start()
+        app.worker_main(
+            [
+                "worker",
+                "-Q",
+                QUEUE,
+                "-c",
+                str(concurrency or default_concurrency(engine, usable_cores())),
+                "--loglevel",
+                loglevel,
+                "-n",
+                f"pronscore-{os.getpid()}@%h",
+            ]
+        )
     if draining.gave_up:
         fail(draining.gave_up)

@@ -7,22 +7,33 @@ renewing expires, and the sweep sends it again. Each step is one conditional sta
 batch row, so two workers (or a worker and the sweep) never both hold a batch.
 
 Attempts: only a crash costs one. A worker that gives its batch back (an outage) costs
-nothing; a batch taken over from another worker whose lease ran out (it died or hung) costs each
-of its unfinished recordings one attempt, as does a batch given back after an error of the
-worker's own (`release_batch(..., crashed=True)`). The last holder of an expired lease stays
-named on the batch until the next claim, so the claim can tell a take-over from a retry.
+nothing; a batch taken over from another worker that died holding it costs each of its
+unfinished recordings one attempt, as does a batch given back after an error of the worker's own
+(`release_batch(..., crashed=True)`). The last holder of an expired lease stays named on the
+batch until the next claim, so the claim can tell a take-over from a retry.
+
+Dead, not merely out of reach: a worker that cannot reach the database can neither renew its
+lease nor give its batch back, so an expired lease alone proves nothing. Each worker process
+beats a row of `workers` every third of the lease while it lives (`beat`), and a take-over
+charges only when the last holder stayed silent for a whole lease while the database answered
+other workers (or the claimer) without a break. A holder that beat within half a lease is alive
+(it was cut off and is back): it loses the batch at no cost. A holder silent since an outage that
+cut off everyone is neither yet: the claim is put off (`ClaimVerdict.undecided`) until it beats
+again or a lease of witnessed silence has passed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run, failure_columns
+from db.models import Batch, BatchStatus, Recording, RecordingStatus, Run, Worker, failure_columns
 from db.runs import record_batch_done
 from db.upserts import upsert_assessments
 from scoring.assessment import AssessmentResult
@@ -36,7 +47,6 @@ _UNFINISHED = (RecordingStatus.queued, RecordingStatus.scoring)
 @dataclass(frozen=True)
 class ClaimedRecording:
     id: int
-    source_id: str
     storage_uri: str
     reference_text: str
     attempts: int
@@ -54,8 +64,73 @@ class BatchOutcome:
         return {"batch_id": self.batch_id, "claimed": self.claimed, "scored": self.scored, "failed": self.failed}
 
 
+class ClaimVerdict(StrEnum):
+    taken = "taken"  # the lease is the claimer's now
+    refused = "refused"  # the batch is done, or another worker's lease has not run out
+    undecided = "undecided"  # its last holder is silent, but may be alive: ask again after a beat
+
+
+class _Holder(StrEnum):
+    alive = "alive"
+    dead = "dead"
+    unknown = "unknown"
+
+
+# Rows of workers silent this long are forgotten by the sweep; a forgotten holder counts as
+# silent for ever, which is what it is.
+FORGET_WORKERS_AFTER_SECONDS = 86_400
+
+
 def _lease_until(lease_seconds: int) -> ColumnElement[Any]:
     return func.now() + text(f"interval '{int(lease_seconds)} seconds'")
+
+
+def _seconds(seconds: float) -> ColumnElement[Any]:
+    return func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+def beat(session: Session, owner: str, lease_seconds: int) -> None:
+    """Note that the worker `owner` is alive and reaches the database now. A beat after a
+    silence of more than half a lease (a beat or more missed) starts a new unbroken stretch."""
+    now = func.now()
+    broke_off = Worker.seen_at < now - _seconds(lease_seconds / 2)
+    session.execute(
+        insert(Worker)
+        .values(name=owner, seen_at=now, connected_since=now)
+        .on_conflict_do_update(
+            index_elements=[Worker.name],
+            set_={"seen_at": now, "connected_since": case((broke_off, now), else_=Worker.connected_since)},
+        )
+    )
+
+
+def _holder(session: Session, holder: str, lease_seconds: int) -> _Holder:
+    """Whether the last holder of an expired lease is alive, dead, or not known yet. Witnesses
+    are the workers beating now (the claimer among them, just beaten); the holder's silence
+    counts only from when the longest unbroken stretch among them began."""
+    now = func.now()
+    seen = select(Worker.seen_at).where(Worker.name == holder).scalar_subquery()
+    witnessed_since = (
+        select(func.min(Worker.connected_since))
+        .where(Worker.seen_at >= now - _seconds(lease_seconds / 2))
+        .scalar_subquery()
+    )
+    silent, witnessed = session.execute(
+        select(func.extract("epoch", now - seen), func.extract("epoch", now - func.greatest(seen, witnessed_since)))
+    ).one()
+    if silent is not None and float(silent) < lease_seconds / 2:
+        return _Holder.alive
+    if witnessed is not None and float(witnessed) >= lease_seconds:
+        return _Holder.dead
+    return _Holder.unknown
+
+
+def forget_silent_workers(session: Session) -> int:
+    """Drop the rows of workers silent for a day (processes long gone); how many."""
+    forgotten = session.execute(
+        delete(Worker).where(Worker.seen_at < func.now() - _seconds(FORGET_WORKERS_AFTER_SECONDS))
+    )
+    return forgotten.rowcount
 
 
 def create_batches(
@@ -82,23 +157,28 @@ def _charge(session: Session, batch_id: int) -> None:
     )
 
 
-def claim_batch(session: Session, batch_id: int, owner: str, lease_seconds: int) -> bool:
-    """Take the lease if the batch is queued, its lease expired, or this owner already holds it.
-
-    Taking it over from another worker that never gave it back (its lease ran out) charges
-    each unfinished recording an attempt."""
+def claim_batch(session: Session, batch_id: int, owner: str, lease_seconds: int) -> ClaimVerdict:
+    """Take the lease if the batch is queued, its lease expired, or this owner already holds it;
+    the claimer beats first. Taking it over from another worker charges each unfinished
+    recording an attempt only when that worker is dead (see the module's docstring); when that
+    cannot be told yet, nothing changes and the verdict is `undecided`."""
+    beat(session, owner, lease_seconds)
     row = session.execute(
         select(Batch.status, Batch.lease_owner, Batch.lease_expires_at < func.now())
         .where(Batch.id == batch_id)
         .with_for_update()
     ).one_or_none()
     if row is None:
-        return False
+        return ClaimVerdict.refused
     status, holder, expired = row
     if status == BatchStatus.done or (status == BatchStatus.running and not expired and holder != owner):
-        return False
+        return ClaimVerdict.refused
     if holder is not None and holder != owner:
-        _charge(session, batch_id)
+        state = _holder(session, holder, lease_seconds)
+        if state is _Holder.unknown:
+            return ClaimVerdict.undecided
+        if state is _Holder.dead:
+            _charge(session, batch_id)
     session.execute(
         update(Batch)
         .where(Batch.id == batch_id)
@@ -112,7 +192,7 @@ def claim_batch(session: Session, batch_id: int, owner: str, lease_seconds: int)
             started_at=func.coalesce(Batch.started_at, func.now()),
         )
     )
-    return True
+    return ClaimVerdict.taken
 
 
 def renew_lease(session: Session, batch_id: int, owner: str, lease_seconds: int) -> bool:
@@ -145,7 +225,6 @@ def start_recordings(session: Session, batch_id: int) -> list[ClaimedRecording]:
         .values(status=RecordingStatus.scoring)
         .returning(
             Recording.id,
-            Recording.source_id,
             Recording.storage_uri,
             Recording.reference_text,
             Recording.attempts,
@@ -222,10 +301,15 @@ def release_batch(session: Session, batch_id: int, owner: str, *, crashed: bool 
     """Give a batch back to the queue, so a retry or a sweep can take it; False when `owner`
     no longer held it. After an outage (`crashed=False`) it costs nothing; after an error of the
     worker's own it costs each unfinished recording an attempt, so a batch that always fails
-    ends instead of going round for ever."""
+    ends instead of going round for ever. A batch whose lease expired meanwhile (re-queued by the
+    sweep, still naming `owner`) is given back all the same, so its next claim charges nothing."""
     released = session.execute(
         update(Batch)
-        .where(Batch.id == batch_id, Batch.lease_owner == owner, Batch.status == BatchStatus.running)
+        .where(
+            Batch.id == batch_id,
+            Batch.lease_owner == owner,
+            Batch.status.in_([BatchStatus.running, BatchStatus.queued]),
+        )
         .values(status=BatchStatus.queued, lease_owner=None, lease_expires_at=None)
         .returning(Batch.id)
     ).scalar_one_or_none()

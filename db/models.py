@@ -142,6 +142,19 @@ class Batch(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class Worker(Base):
+    """A worker process that holds or may hold leases, by the name it holds them under. It
+    beats (`seen_at`) every third of the lease while it lives; `connected_since` is where its
+    current unbroken stretch of beats began. A claim reads both to tell a holder that died from
+    one that could not reach the database either (`db/batches.py`)."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    seen_at: Mapped[datetime]
+    connected_since: Mapped[datetime]
+
+
 class Recording(FailureColumns, Base):
     __tablename__ = "recordings"
     __table_args__ = (

@@ -6,7 +6,8 @@ engines import nothing of theirs. `registry` lists them.
 
 from __future__ import annotations
 
-from engines.base import Engine, EngineVersion, ScoringItem, score_in_chunks
+from engines.base import Engine, EngineVersion, ScoringItem
 from engines.registry import load_engine
+from engines.scheduling import score_in_chunks
 
 __all__ = ["Engine", "EngineVersion", "ScoringItem", "load_engine", "score_in_chunks"]

@@ -12,7 +12,6 @@ from pydantic_settings import BaseSettings
 
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
-from scoring.batching import form_batches
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,9 @@ class EngineSpec:
     `PRONSCORE_*` variables as the rest), how it loads from them, and its command-line options.
     `picked_by`: settings whose being set chooses this engine when `PRONSCORE_ENGINE` is empty.
     `trim`: settings to change when it will score only a few recordings (a start-up that
-    prepares for fewer), given its settings and the count."""
+    prepares for fewer), given its settings and the count. `process_per_core`: it scores on one
+    CPU core per process, so a worker runs a process per core (else one process, which holds a
+    whole GPU)."""
 
     name: str
     summary: str
@@ -124,20 +125,4 @@ class EngineSpec:
     options: tuple[EngineOption, ...] = ()
     picked_by: tuple[str, ...] = ()
     trim: Callable[[Any, int], dict[str, Any]] | None = None
-
-
-def score_in_chunks(
-    engine: Engine,
-    items: Sequence[ScoringItem],
-    chunk_seconds: float,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[AssessmentResult]:
-    """Score many recordings as the worker does: shortest first, in chunks of at most
-    `chunk_seconds` of audio, so that padding stays small and memory bounded.
-    `progress(done, total)` is called after each chunk."""
-    results: dict[int, AssessmentResult] = {}
-    for chunk in form_batches([(i, item.seconds) for i, item in enumerate(items)], chunk_seconds):
-        results.update(zip(chunk, engine.score([items[i] for i in chunk]), strict=True))
-        if progress is not None:
-            progress(len(results), len(items))
-    return [results[index] for index in range(len(items))]
+    process_per_core: bool = False

@@ -26,6 +26,7 @@ class FailureReason(StrEnum):
     unparseable_output = "unparseable_output"
     attempts_exhausted = "attempts_exhausted"
     alignment_failed = "alignment_failed"
+    engine_error = "engine_error"
 
     @classmethod
     def named(cls, name: str) -> FailureReason:

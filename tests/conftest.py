@@ -28,7 +28,7 @@ SAMPLE_DIR = ROOT / "data" / "speechocean762-sample"
 ADMIN_DSN = os.environ.get("PRONSCORE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Test sessions running side by side on one machine each need a Redis database of their own.
 REDIS_DB = int(os.environ.get("PRONSCORE_TEST_REDIS_DB", "14"))
-TABLES = "phone_diffs, assessments, recordings, batches, runs, model_versions, learners"
+TABLES = "phone_diffs, assessments, recordings, batches, runs, model_versions, learners, workers"
 
 
 # Fixtures that reach a real PostgreSQL, Redis or S3 server; a test using any of them is an

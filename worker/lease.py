@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from types import TracebackType
-
-from db.batches import renew_lease
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -21,22 +19,21 @@ class LeaseLost(RuntimeError):
     """Another worker holds the batch now; this worker's results would be discarded."""
 
 
-class LeaseHeartbeat:
-    """Renews one batch's lease from a daemon thread for as long as the `with` block runs."""
+def renewal_interval(lease_seconds: float) -> float:
+    return lease_seconds / 3
 
-    def __init__(self, database_url: str, batch_id: int, owner: str, lease_seconds: int) -> None:
-        self.database_url = database_url
+
+class LeaseHeartbeat:
+    """Calls `renew` (False: the lease is someone else's) every `interval` seconds from a daemon
+    thread, for as long as the `with` block runs."""
+
+    def __init__(self, batch_id: int, renew: Callable[[], bool], interval: float) -> None:
         self.batch_id = batch_id
-        self.owner = owner
-        self.lease_seconds = lease_seconds
-        self.renewals = 0
+        self.renew = renew
+        self.interval = interval
         self._stop = threading.Event()
         self._lost = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{batch_id}", daemon=True)
-
-    @property
-    def interval(self) -> float:
-        return self.lease_seconds / 3
 
     @property
     def lost(self) -> bool:
@@ -60,8 +57,7 @@ class LeaseHeartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                with session_scope(self.database_url) as session:
-                    held = renew_lease(session, self.batch_id, self.owner, self.lease_seconds)
+                held = self.renew()
             except Exception:  # the database may be down for a moment; the next beat tries again
                 log.warning("could not renew the lease of batch %d", self.batch_id, exc_info=True)
                 continue
@@ -70,4 +66,3 @@ class LeaseHeartbeat:
                     log.warning("batch %d: lease lost to another worker", self.batch_id)
                     self._lost.set()
                 return
-            self.renewals += 1

@@ -9,11 +9,13 @@ harmless: it finds its batch claimed or done.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from celery import Celery
 
-from db.batches import expire_leases, queued_batches
+from db.batches import expire_leases, forget_silent_workers, queued_batches
 from db.session import session_scope
 from pronscore.queue import batch_ids_in_broker, send_batches
 from pronscore.settings import Settings
@@ -31,6 +33,7 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     with session_scope(settings.database_url) as session:
         expired = expire_leases(session)
         queued = queued_batches(session)
+        forget_silent_workers(session)
     # An expired batch's message may still sit among a dead worker's unacknowledged ones, where it
     # stays until the visibility timeout: send it again now. Other queued batches are sent only
     # when their message is gone.
@@ -41,3 +44,26 @@ def sweep(settings: Settings, app: Celery) -> SweepResult:
     if expired or resend:
         log.info("sweep: %d expired leases, %d batches re-sent", len(expired), len(resend))
     return SweepResult(expired, resend)
+
+
+def sweep_every(
+    settings: Settings,
+    app: Celery,
+    report: Callable[[SweepResult], None],
+    recover: Callable[[Exception], bool],
+    stop: threading.Event | None = None,
+) -> None:
+    """Sweep now and every `sweep_interval_seconds` after, until `stop` is set. Each round's
+    result goes to `report`; a round that fails goes to `recover`, which says whether to try
+    again next round (an outage, told to the operator) or to stop with the error (a bug)."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            result = sweep(settings, app)
+        except Exception as error:
+            if not recover(error):
+                raise
+        else:
+            report(result)
+        if stop.wait(settings.sweep_interval_seconds):
+            return

@@ -39,4 +39,5 @@ GOP = EngineSpec(
     settings=GopSettings,
     load=_load,
     options=(EngineOption("--calibration", "gop_calibration"),),
+    process_per_core=True,
 )

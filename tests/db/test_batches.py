@@ -9,10 +9,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from db.batches import (
+    ClaimVerdict,
+    beat,
     claim_batch,
     complete_batch,
     create_batches,
     expire_leases,
+    forget_silent_workers,
     record_progress,
     release_batch,
     renew_lease,
@@ -57,9 +60,9 @@ def test_batches_are_cut_by_audio_seconds_shortest_first(session: Session) -> No
 
 def test_one_owner_at_a_time_and_the_holder_may_reclaim(session: Session) -> None:
     _, (batch_id,), _ = _batch(session, {"a": 2.0})
-    assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
-    assert not claim_batch(session, batch_id, "host:2", lease_seconds=60)
-    assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60) is ClaimVerdict.taken
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is ClaimVerdict.refused
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60) is ClaimVerdict.taken
     assert session.get(Batch, batch_id).attempts == 2
 
 
@@ -97,7 +100,7 @@ def test_release_gives_the_batch_back_only_from_its_holder(session: Session) -> 
 def test_complete_writes_results_statuses_and_run_bookkeeping(session: Session) -> None:
     run_id, (batch_id,), (good, bad, gone) = _batch(session, {"good": 2.0, "bad": 2.0, "gone": 2.0})
     claim_batch(session, batch_id, "host:1", lease_seconds=60)
-    assert [r.source_id for r in start_recordings(session, batch_id)] == ["good", "bad", "gone"]
+    assert [r.id for r in start_recordings(session, batch_id)] == [good, bad, gone]
     version = upsert_model_version(session, "model/joint-v1")
     results = {
         good: scored((7, 8, 7, 7)),
@@ -136,27 +139,111 @@ def _expire(session: Session, batch_id: int) -> None:
     )
 
 
+def _last_seen(session: Session, worker: str, seconds_ago: float, since_ago: float | None = None) -> None:
+    """Set when `worker` last beat, and since when it had beaten without a break."""
+    session.execute(
+        text(
+            "UPDATE workers SET seen_at = now() - make_interval(secs => :ago), "
+            "connected_since = now() - make_interval(secs => :since) WHERE name = :name"
+        ),
+        {"name": worker, "ago": seconds_ago, "since": max(since_ago or seconds_ago, seconds_ago)},
+    )
+
+
+TAKEN = ClaimVerdict.taken
+
+
 def test_only_a_crash_costs_an_attempt(session: Session) -> None:
     _, (batch_id,), _ = _batch(session, {"a": 2.0, "b": 2.0})
     for _ in range(5):  # an outage: the holder gives the batch back and takes it again, over and over
-        assert claim_batch(session, batch_id, "host:1", lease_seconds=60)
+        assert claim_batch(session, batch_id, "host:1", lease_seconds=60) is TAKEN
         start_recordings(session, batch_id)
         assert release_batch(session, batch_id, "host:1")
     assert _attempts(session) == {0}
     claim_batch(session, batch_id, "host:1", lease_seconds=60)
     _expire(session, batch_id)
-    assert claim_batch(session, batch_id, "host:1", lease_seconds=60), "its own retry after a long outage"
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60) is TAKEN, "its own retry after a long outage"
     assert _attempts(session) == {0}
 
     _expire(session, batch_id)
     assert expire_leases(session) == [batch_id]
-    assert claim_batch(session, batch_id, "host:2", lease_seconds=60), "host:1 died holding it"
+    beat(session, "host:2", lease_seconds=60)
+    _last_seen(session, "host:1", seconds_ago=100)  # host:1 died holding it ...
+    _last_seen(session, "host:2", seconds_ago=0, since_ago=200)  # ... while host:2 reached the database
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is TAKEN
     assert _attempts(session) == {1}
     _expire(session, batch_id)
-    assert claim_batch(session, batch_id, "host:3", lease_seconds=60), "taken over without a sweep"
-    assert _attempts(session) == {2}
+    _last_seen(session, "host:2", seconds_ago=100, since_ago=200)
+    session.execute(text("UPDATE batches SET lease_owner = 'never-beat:9' WHERE id = :id"), {"id": batch_id})
+    beat(session, "host:3", lease_seconds=60)
+    _last_seen(session, "host:3", seconds_ago=0, since_ago=300)
+    assert claim_batch(session, batch_id, "host:3", lease_seconds=60) is TAKEN, "taken over without a sweep"
+    assert _attempts(session) == {2}, "a holder with no liveness row at all counts as silent for ever"
     assert release_batch(session, batch_id, "host:3", crashed=True), "an error of the worker's own"
     assert _attempts(session) == {3}
+
+
+def test_a_holder_cut_off_by_a_database_outage_is_not_charged(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0, "b": 2.0})
+    beat(session, "host:2", lease_seconds=60)
+    assert claim_batch(session, batch_id, "host:1", lease_seconds=60) is TAKEN
+    start_recordings(session, batch_id)
+    # The database refused everyone for 100 s, longer than the lease; the sweep expired it.
+    _expire(session, batch_id)
+    assert expire_leases(session) == [batch_id]
+    _last_seen(session, "host:1", seconds_ago=100, since_ago=1000)
+    _last_seen(session, "host:2", seconds_ago=100, since_ago=1000)
+
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is ClaimVerdict.undecided
+    batch = session.get(Batch, batch_id)
+    session.refresh(batch)
+    assert (batch.status, batch.lease_owner) == (BatchStatus.queued, "host:1"), "nothing changed"
+    _last_seen(session, "host:2", seconds_ago=0, since_ago=59)
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is ClaimVerdict.undecided, "not a lease yet"
+
+    beat(session, "host:1", lease_seconds=60)  # host:1 is back: alive
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is TAKEN
+    assert _attempts(session) == {0}
+    assert not release_batch(session, batch_id, "host:1"), "host:1's late give-back changes nothing now"
+
+
+def test_a_holder_still_silent_after_a_lease_of_witnessed_silence_is_dead(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    beat(session, "host:2", lease_seconds=60)
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    _expire(session, batch_id)
+    _last_seen(session, "host:1", seconds_ago=100, since_ago=1000)
+    _last_seen(session, "host:2", seconds_ago=0, since_ago=61)  # host:2 came back 61 s ago; host:1 never did
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is TAKEN
+    assert _attempts(session) == {1}
+
+
+def test_a_late_give_back_after_the_sweep_leaves_nothing_to_charge(session: Session) -> None:
+    _, (batch_id,), _ = _batch(session, {"a": 2.0})
+    claim_batch(session, batch_id, "host:1", lease_seconds=60)
+    start_recordings(session, batch_id)
+    _expire(session, batch_id)
+    assert expire_leases(session) == [batch_id]
+    assert release_batch(session, batch_id, "host:1"), "given back once the database answers"
+    assert session.execute(select(Batch.lease_owner).where(Batch.id == batch_id)).scalar_one() is None
+    _last_seen(session, "host:1", seconds_ago=1000)
+    beat(session, "host:2", lease_seconds=60)
+    _last_seen(session, "host:2", seconds_ago=0, since_ago=5000)
+    assert claim_batch(session, batch_id, "host:2", lease_seconds=60) is TAKEN
+    assert _attempts(session) == {0}
+
+
+def test_a_beat_after_missed_beats_starts_a_new_stretch_and_old_rows_are_forgotten(session: Session) -> None:
+    beat(session, "host:1", lease_seconds=60)
+    _last_seen(session, "host:1", seconds_ago=20, since_ago=500)
+    beat(session, "host:1", lease_seconds=60)
+    since = "SELECT extract(epoch FROM now() - connected_since) FROM workers WHERE name = 'host:1'"
+    assert session.execute(text(since)).scalar_one() == 500, "20 s is less than half a lease: unbroken"
+    _last_seen(session, "host:1", seconds_ago=31, since_ago=500)
+    beat(session, "host:1", lease_seconds=60)
+    assert session.execute(text(since)).scalar_one() == 0, "a beat missed: a new stretch"
+    _last_seen(session, "host:1", seconds_ago=86_401)
+    assert forget_silent_workers(session) == 1
 
 
 def test_release_puts_recordings_back_in_the_queue(session: Session) -> None:

@@ -21,7 +21,7 @@ from pronscore.queue import make_celery
 from pronscore.settings import get_settings
 from scoring.assessment import AssessmentResult
 from tests.pipeline import short_sample
-from worker import lease
+from worker.ledger import DatabaseLedger
 from worker.runner import run_batch
 from worker.runtime import Runtime
 from worker.sweep import sweep
@@ -66,7 +66,7 @@ def _long_batch(tiny_model: Path) -> tuple[int, Runtime, int]:
     (batch_id,) = ScoringClient(settings).enqueue(short_sample(4), run="night-long").batches
     engine = SlowEngine(Phi4Engine(Phi4Config(model=str(tiny_model))), seconds=4.5)
     assert 4 * engine.seconds > 3 * settings.lease_seconds
-    return batch_id, Runtime(settings, engine=engine), 4
+    return batch_id, Runtime.from_settings(settings, engine=engine), 4
 
 
 def _assessments() -> int:
@@ -88,13 +88,20 @@ def test_a_batch_longer_than_three_leases_is_claimed_once_and_scored_once(
     assert _assessments() == recordings
 
 
+class NotRenewing(DatabaseLedger):
+    """A worker whose heartbeat no longer reaches the database."""
+
+    def renew(self, batch_id: int, owner: str, lease_seconds: int) -> bool:
+        return True
+
+
 def test_without_renewal_the_sweep_takes_the_batch_and_its_results_are_not_written(
-    sweeping: list[int], tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+    sweeping: list[int], tiny_model: Path
 ) -> None:
     """What happened before the heartbeat, and what happens to a worker that hangs: the lease
     runs out, the sweep re-queues the batch, and the late worker writes nothing."""
-    monkeypatch.setattr(lease.LeaseHeartbeat, "interval", property(lambda self: 3600.0))
     batch_id, runtime, _ = _long_batch(tiny_model)
+    runtime.ledger = NotRenewing(runtime.ledger.sessions)
     outcome = run_batch(batch_id, runtime)
     assert not outcome.claimed
     assert batch_id in sweeping

@@ -103,6 +103,9 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
 
     assert wait_for_run("night-kill", len(rows)) == {"scored": len(rows)}
     _assert_exactly_once(len(rows))
+    with session_scope(get_settings().database_url) as session:
+        charged = session.execute(select(Recording.attempts).where(Recording.batch_id.in_(held))).scalars()
+        assert set(charged) == {1}, "the killed worker's batch was charged: it died holding it"
 
 
 def test_same_batch_delivered_twice_writes_one_set_of_rows(pipeline_env: dict, worker_process: WorkerProcess) -> None:

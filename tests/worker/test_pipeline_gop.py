@@ -7,6 +7,7 @@ so the worker is restarted once)."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,9 @@ def test_gop_scores_the_night_with_word_and_phone_scores_and_fails_noise_alone(
     assert all(r["accuracy"] is not None for r in json.loads(progress.stdout) if r["recordings"])
     summary = CliRunner().invoke(app, ["report", "run-summary", "--format", "json"])
     assert '"alignment_failed": 1' in summary.stdout
+
+    # A GOP worker runs a process per core; its metrics are the sum over them.
+    port = gop_env["PRONSCORE_METRICS_PORT"]
+    exposed = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "pronscore_recordings_scored_total 4.0" in exposed
+    assert 'pronscore_recordings_failed_total{reason="alignment_failed"} 1.0' in exposed
