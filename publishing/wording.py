@@ -8,30 +8,12 @@ from enum import StrEnum
 
 from scoring.failures import FailureReason
 
-# Why a recording could not be scored, as a teacher reads it, with what to do.
-FAILURE_WORDS: dict[FailureReason, str] = {
-    FailureReason.audio_unreadable: "The file is not a recording that can be played (damaged or another kind "
-    "of file). Ask the learner to record it again.",
-    FailureReason.audio_empty: "The recording is empty. Ask the learner to record it again.",
-    FailureReason.audio_silent: "Nothing can be heard in the recording. Check the microphone and record again.",
-    FailureReason.audio_too_long: "The recording is too long to score. Ask the learner to record the sentence "
-    "on its own.",
-    FailureReason.object_missing: "The recording's file is missing from the school's store. Ask whoever "
-    "uploads recordings to send it again.",
-    FailureReason.unparseable_output: "The scoring model gave an answer it could not read. It will be scored "
-    "again once the model is fixed.",
-    FailureReason.attempts_exhausted: "Scoring stopped after it crashed several times on this recording. Ask "
-    "whoever runs pronscore to retry it.",
-    FailureReason.alignment_failed: "The recording does not sound like the sentence read aloud (silence, "
-    "noise or another sentence). Ask the learner to read it again.",
-}
-
 
 def failure_words(reason: str | None) -> str:
-    """The plain sentence for a stored failure reason (a reason this version does not know is
+    """The teacher's sentence for a stored failure reason (a reason this version does not know is
     shown as it is stored, never hidden)."""
     try:
-        return FAILURE_WORDS[FailureReason(reason)]
+        return FailureReason(reason).for_teacher
     except ValueError:
         return f"Could not be scored ({reason or 'no reason recorded'})."
 

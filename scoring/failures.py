@@ -4,7 +4,8 @@ A failure is one `RecordingFailure` wherever it travels: refused at intake, lost
 failed by an engine, given up after crashes. It is stored as two columns, `failure_reason` and
 `failure_detail`, of the recording (and of the assessment, for a model answer that could not be
 read). Adding a reason is a change here: a member of `FailureReason` and its plain-words
-explanation in `EXPLANATIONS` (tests fail until both exist and README.md's table lists it).
+explanations in `EXPLANATIONS`, for the operator and for the teacher (tests fail until both
+exist and README.md's table lists it).
 """
 
 from __future__ import annotations
@@ -38,36 +39,68 @@ class FailureReason(StrEnum):
 
     @property
     def explanation(self) -> str:
-        """What happened and what to do, in plain words."""
-        return EXPLANATIONS[self]
+        """What happened and what to do, in plain words, for whoever runs pronscore."""
+        return EXPLANATIONS[self].operator
+
+    @property
+    def for_teacher(self) -> str:
+        """What happened and what to do, for a teacher reading the class's site."""
+        return EXPLANATIONS[self].teacher
 
 
-EXPLANATIONS: dict[FailureReason, str] = {
-    FailureReason.audio_unreadable: (
+@dataclass(frozen=True)
+class Explanation:
+    """A reason in plain words, twice: for the operator (`pronscore failures`, the README) and for
+    the teacher (the class's site), who reads no logs and runs no commands."""
+
+    operator: str
+    teacher: str
+
+
+EXPLANATIONS: dict[FailureReason, Explanation] = {
+    FailureReason.audio_unreadable: Explanation(
         "The file is not audio that can be decoded (or holds broken samples). Export it again as WAV, "
-        "FLAC, Ogg or MP3 and enqueue the row again."
+        "FLAC, Ogg or MP3 and enqueue the row again.",
+        "The file is not a recording that can be played (damaged or another kind of file). Ask the learner "
+        "to record it again.",
     ),
-    FailureReason.audio_empty: "The file holds no sound at all. Record again.",
-    FailureReason.audio_silent: (
-        "The recording is silent (nothing above -60 dBFS): a muted or unplugged microphone. Record again."
+    FailureReason.audio_empty: Explanation(
+        "The file holds no sound at all. Record again.",
+        "The recording is empty. Ask the learner to record it again.",
     ),
-    FailureReason.audio_too_long: (
-        "The recording is longer than PRONSCORE_MAX_AUDIO_SECONDS. Cut it to the sentence read, or raise the limit."
+    FailureReason.audio_silent: Explanation(
+        "The recording is silent (nothing above -60 dBFS): a muted or unplugged microphone. Record again.",
+        "Nothing can be heard in the recording. Check the microphone and record again.",
     ),
-    FailureReason.object_missing: (
-        "The audio is not in the store (deleted, or a wrong s3:// address). Upload it and enqueue the row again."
+    FailureReason.audio_too_long: Explanation(
+        "The recording is longer than PRONSCORE_MAX_AUDIO_SECONDS. Cut it to the sentence read, or raise the limit.",
+        "The recording is too long to score. Ask the learner to record the sentence on its own.",
     ),
-    FailureReason.unparseable_output: (
+    FailureReason.object_missing: Explanation(
+        "The audio is not in the store (deleted, or a wrong s3:// address). Upload it and enqueue the row again.",
+        "The recording's file is missing from the school's store. Ask whoever uploads recordings to send it again.",
+    ),
+    FailureReason.unparseable_output: Explanation(
         "The model's answer could not be read; its raw answer is kept. After fixing the model or its "
-        "task format, `pronscore retry RUN --reason unparseable_output`."
+        "task format, `pronscore retry RUN --reason unparseable_output`.",
+        "The scoring model gave an answer it could not read. It will be scored again once the model is fixed.",
     ),
-    FailureReason.attempts_exhausted: (
+    FailureReason.attempts_exhausted: Explanation(
         "Its batch crashed a worker PRONSCORE_MAX_ATTEMPTS times (killed, out of memory or hung). Find the "
-        "cause in the workers' logs, then `pronscore retry RUN`."
+        "cause in the workers' logs, then `pronscore retry RUN`.",
+        "Scoring stopped after it crashed several times on this recording. Ask whoever runs pronscore to retry it.",
     ),
-    FailureReason.alignment_failed: (
+    FailureReason.alignment_failed: Explanation(
         "The reference sentence could not be found in the audio (GOP): silence, noise, or another sentence "
-        "read. Check the recording and its text."
+        "read. Check the recording and its text.",
+        "The recording does not sound like the sentence read aloud (silence, noise or another sentence). Ask "
+        "the learner to read it again.",
+    ),
+    FailureReason.engine_error: Explanation(
+        "The engine raised an error on this recording even when given it alone; the detail is the error. "
+        "Report it with the recording, then `pronscore retry RUN --reason engine_error` once fixed.",
+        "The scoring program failed on this recording. Ask whoever runs pronscore; it will be scored again "
+        "once that is fixed.",
     ),
 }
 

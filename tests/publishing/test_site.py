@@ -16,7 +16,6 @@ from db.session import get_engine, session_scope
 from db.upserts import upsert_model_version
 from publishing.content import SiteError, slug
 from publishing.site import MARKER
-from publishing.wording import FAILURE_WORDS
 from scoring.failures import FailureReason
 from tests.factories import add_assessment, scored
 from tests.pipeline import S3Server
@@ -73,7 +72,7 @@ def test_audio_is_embedded_as_mp3_of_each_recordings_length(class_site: ClassSit
 
 def test_failed_recordings_are_explained_in_plain_words(class_site: ClassSite) -> None:
     page = (class_site.site.folder / "index.html").read_text()
-    assert FAILURE_WORDS[FailureReason.audio_silent] in page
+    assert FailureReason.audio_silent.for_teacher in page
     assert "audio_silent" not in page
 
 
