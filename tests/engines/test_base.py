@@ -46,7 +46,7 @@ def test_chunks_are_shortest_first_within_the_budget_and_results_keep_the_input_
     engine = RecordingEngine()
     results = score_in_chunks(engine, items, chunk_seconds=6)
     assert engine.calls == [["one", "two", "three"], ["five"], ["seven"]]
-    assert [r.failure for r in results] == ["five", "one", "three", "two", "seven"]
+    assert [r.failure.detail for r in results] == ["five", "one", "three", "two", "seven"]
 
 
 def test_no_items_no_calls() -> None:
