@@ -70,7 +70,7 @@ def score_isolating(
 
 def engine_error(detail: str) -> AssessmentResult:
     """The result of a recording the engine raised on when given it alone."""
-    return AssessmentResult(None, None, raw_output="", failure=detail, failure_reason=FailureReason.engine_error)
+    return AssessmentResult(failure=RecordingFailure(FailureReason.engine_error, detail))
 
 
 def score_chunks(

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from db.models import Recording, RecordingStatus
 from db.registration import NewRecording, register_chunk
 from db.upserts import upsert_assessment, upsert_model_version
+from engines.base import EngineVersion
+from engines.phi4mm.version import Phi4Version
 from scoring.assessment import AssessmentResult, ModelOutput
 from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import WordEntry
@@ -92,3 +94,8 @@ def sparse_wav(path: Path, seconds: float, rate: int = 16_000) -> Path:
         handle.write(header)
         handle.truncate(len(header) + size)
     return path
+
+
+def fake_version(name: str, *, meaningless: bool = False) -> EngineVersion:
+    """The version of a test engine that answers in the joint-v1 format."""
+    return EngineVersion(name, name, name, None, None, {}, Phi4Version("joint-v1", "float32", "fast"), meaningless)

@@ -11,19 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines import EngineVersion, ScoringItem
+from engines import ScoringItem
 from engines.scheduling import score_chunks, score_in_chunks, score_isolating
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
 from scoring.failures import FailureReason, RecordingFailure
-from tests.factories import scored
+from tests.factories import fake_version, scored
 
 
 class PickyEngine:
     """Scores every item, unless one of `poison` (by text) is among them: then the whole call
     raises, as an engine that cannot handle a recording's shape does."""
 
-    version = EngineVersion("picky", "none", None, None, "joint-v1")
+    version = fake_version("picky")
 
     def __init__(self, poison: set[str] = frozenset(), error: type[Exception] = RuntimeError) -> None:
         self.poison, self.error = poison, error
@@ -58,8 +58,8 @@ def test_only_the_recordings_that_make_the_engine_raise_fail(count: int, data: s
     assert failed == poison
     for text, result in zip(texts, results, strict=True):
         if text in poison:
-            assert result.reason is FailureReason.engine_error
-            assert result.failure == "RuntimeError: The size of tensor a (6) must match the size of tensor b (7)"
+            assert result.failure.reason is FailureReason.engine_error
+            assert result.failure.detail == "RuntimeError: The size of tensor a (6) must match the size of tensor b (7)"
     # Each poisoned recording costs at most two calls per halving level.
     levels = max(1, count - 1).bit_length()
     assert len(engine.calls) <= 1 + 2 * levels * max(1, len(poison))

@@ -17,7 +17,7 @@ from pronscore.storage import ObjectMissing, S3Uri, StorageError
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
 from scoring.failures import RecordingFailure
-from tests.factories import scored
+from tests.factories import fake_version, scored
 from worker.ledger import Claim
 from worker.runtime import Runtime
 
@@ -123,7 +123,7 @@ class MemoryLedger:
             if isinstance(result, AssessmentResult) and result.scored:
                 outcome.scored += 1
             else:
-                reason = result.reason.value
+                reason = _failure(result).reason.value
                 outcome.failed[reason] = outcome.failed.get(reason, 0) + 1
         return outcome
 
@@ -149,7 +149,7 @@ class TextEngine:
     """Scores every recording (7, 8, 7, 7) and remembers the reference texts of each call;
     `broken(texts)` says whether a call with these texts raises (by default none does)."""
 
-    version = EngineVersion("fake", "fake", None, None, "joint-v1", meaningless=True)
+    version = fake_version("fake", meaningless=True)
 
     def __init__(self, broken: Callable[[list[str]], BaseException | None] = lambda texts: None) -> None:
         self.broken = broken
@@ -198,7 +198,12 @@ class Night:
     def failures(self) -> dict[int, str]:
         """Each failed recording's reason."""
         return {
-            rid: result.reason.value
+            rid: _failure(result).reason.value
             for rid, result in self.ledger.batches[self.batch_id].results.items()
             if isinstance(result, RecordingFailure) or not result.scored
         }
+
+
+def _failure(result: RecordingResult) -> RecordingFailure:
+    """Why a recording failed, whether it failed before scoring or in the engine."""
+    return result if isinstance(result, RecordingFailure) else result.failure

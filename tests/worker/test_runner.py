@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from db import batches
 from db.models import Assessment, Batch, PhoneDiff, Recording, RecordingStatus
 from db.session import get_engine, session_scope
-from engines import EngineVersion, ScoringItem
+from engines import ScoringItem
 from engines.phi4mm import Phi4Config, Phi4Engine
 from producer.client import ScoringClient
 from producer.sample import sample_submissions
@@ -22,6 +22,7 @@ from scoring.lexicon import default_lexicon
 from scoring.parsing import parse_outputs
 from scoring.speechocean import parse_utterance
 from tests.conftest import SAMPLE_DIR
+from tests.factories import fake_version
 from tests.pipeline import short_sample
 from worker.ledger import DatabaseLedger
 from worker.runner import run_batch
@@ -115,7 +116,7 @@ class AnswerKeyEngine:
     parsing and phone diffs, no model), and raises, as a Phi-4 batch whose lengths its feature
     extractor cannot pad did, whenever the chosen sentence is in the call."""
 
-    version = EngineVersion("answer-key/joint-v1", "answer-key", None, None, "joint-v1", meaningless=True)
+    version = fake_version("answer-key/joint-v1", meaningless=True)
 
     def __init__(self, raises_on: str) -> None:
         self.raises_on = raises_on

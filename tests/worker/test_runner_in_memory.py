@@ -83,7 +83,7 @@ def test_a_recording_the_engine_cannot_score_fails_alone_uncharged() -> None:
     outcome = run_batch(night.batch_id, night.runtime)
     assert (outcome.claimed, outcome.scored, outcome.failed) == (True, 39, {"engine_error": 1})
     result = night.ledger.batches[night.batch_id].results[23]
-    assert result.failure == "RuntimeError: The size of tensor a (6) must match the size of tensor b (7)"
+    assert result.failure.detail == "RuntimeError: The size of tensor a (6) must match the size of tensor b (7)"
     assert set(night.ledger.attempts(night.batch_id).values()) == {0}, "no attempt charged"
     assert len(night.engine.calls) <= 1 + 2 * 6, "halving: a few calls, not one per recording"
 
