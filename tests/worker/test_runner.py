@@ -152,7 +152,7 @@ def test_a_recording_the_engine_cannot_score_fails_alone_and_its_large_batch_is_
     assert engine.calls <= 1 + 2 * len(rows).bit_length(), "halving, not one call per recording"
     with session_scope(settings.database_url) as session:
         failed = session.execute(
-            select(Recording.source_id, Recording.last_error).where(Recording.status == RecordingStatus.failed)
+            select(Recording.source_id, Recording.failure_detail).where(Recording.status == RecordingStatus.failed)
         ).all()
         assert failed == [(chosen["recording_id"], f"RuntimeError: {TENSOR_MISMATCH}")]
         assert set(session.execute(select(Recording.attempts)).scalars()) == {0}, "no attempt charged"
