@@ -123,10 +123,11 @@ def test_the_fast_loop_agrees_with_generate_at_the_real_geometry(engines, dtype:
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_a_recording_decodes_in_a_batch_as_it_does_alone(engines, dtype: torch.dtype) -> None:
     engine = engines[dtype]
-    items = _items([2, 9, 16, 23, 30, 37])
+    items = _items([2, 9, 16, 23])
     assert len({len(item.samples) for item in items}) == len(items), "distinct lengths: rows are padded"
     (batched,) = _decoded(engine, items).calls
-    assert len({tuple(tokens) for tokens in batched.tokens}) > 1, "answers must depend on the audio"
+    first = torch.stack([batched.row(row)[0] for row in range(len(items))])
+    assert (first - first[0]).abs().max() > 1e-2, "the logits must depend on each row's audio"
     for row, item in enumerate(items):
         (alone,) = _decoded(engine, [item]).calls
         agreement = compare_rows(alone.tokens[0], alone.row(0), batched.tokens[row], batched.row(row), dtype)
