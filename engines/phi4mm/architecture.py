@@ -113,6 +113,8 @@ def scaled_config(tokenizer: Any, hidden: int = 768, layers: int = 2) -> Phi4Mul
         "num_hidden_layers": layers,
         "num_attention_heads": heads,
         "num_key_value_heads": heads // QUERIES_PER_KV_HEAD,
+        "bos_token_id": tokenizer.bos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
     }
     audio = AUDIO | {
         "hidden_size": 128,

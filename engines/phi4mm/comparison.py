@@ -138,7 +138,9 @@ def _eager(decoder: FastDecoder, shape: tuple[int, int]):
 
 
 @torch.inference_mode()
-def generate_with_logits(parts: ModelParts, call: DecodeCall, stop: StopRule) -> tuple[list[list[int]], list[list[torch.Tensor]]]:
+def generate_with_logits(
+    parts: ModelParts, call: DecodeCall, stop: StopRule
+) -> tuple[list[list[int]], list[list[torch.Tensor]]]:
     """What `generate` answers to the fast loop's `call`: each row's tokens, stopped by the same
     rule, and its [vocab] logits at each step."""
     embeds, lengths = call.embeds, call.lengths

@@ -24,4 +24,7 @@ def real_geometry() -> dict[torch.dtype, ModelParts]:
     model = random_model(scaled_config(tokenizer), torch.float32)
     half = copy.deepcopy(model).to(torch.bfloat16)
     features = Phi4MultimodalFeatureExtractor()
-    return {torch.float32: ModelParts(model, tokenizer, features), torch.bfloat16: ModelParts(half, tokenizer, features)}
+    return {
+        torch.float32: ModelParts(model, tokenizer, features),
+        torch.bfloat16: ModelParts(half, tokenizer, features),
+    }

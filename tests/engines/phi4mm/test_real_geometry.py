@@ -25,7 +25,9 @@ def _samples(indices: list[int]) -> list[np.ndarray]:
 
 def _items(indices: list[int]) -> list[ScoringItem]:
     """Sample recordings, shortest first (the order the engine decodes a batch in)."""
-    items = [ScoringItem(samples, sample_wav(index)[1]) for samples, index in zip(_samples(indices), indices)]
+    items = [
+        ScoringItem(samples, sample_wav(index)[1]) for samples, index in zip(_samples(indices), indices, strict=True)
+    ]
     return sorted(items, key=lambda item: len(item.samples))
 
 
@@ -79,7 +81,8 @@ def test_the_encoder_test_sees_padding_leak_through_subsampling(real_geometry, m
     """With the encoder's zeroing past each row's end taken out, the same comparison fails: the
     trained statistics turn zero padding into non-zero frames that the convolutions carry over."""
     monkeypatch.setattr(audio_encoder_module, "_zero_past", lambda hidden, lengths: hidden)
-    assert _worst_relative_difference(real_geometry[torch.float32], _leak_batch()) > 100 * ENCODER_TOLERANCE[torch.float32]
+    leak = _worst_relative_difference(real_geometry[torch.float32], _leak_batch())
+    assert leak > 100 * ENCODER_TOLERANCE[torch.float32]
 
 
 def _engine(parts: ModelParts, dtype: torch.dtype) -> Phi4Engine:
