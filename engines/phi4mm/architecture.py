@@ -53,7 +53,7 @@ TEXT = {
     "sliding_window": 262144,
     "tie_word_embeddings": True,
     "bos_token_id": 199999,
-    "eos_token_id": [199999, 200020],
+    "eos_token_id": 199999,
     "pad_token_id": 199999,
 }
 # The audio encoder's (a Conformer after NeMo subsampling); transformers' defaults but for the bias distance.

@@ -101,3 +101,32 @@ def test_random_weights_carry_a_trained_encoders_audio_statistics(real_geometry)
     assert 5 < norm.global_mean.mean().item() < 15
     assert not torch.allclose(norm.global_invstd, torch.ones_like(norm.global_invstd))
     assert parts.model.lm_head.weight is parts.model.model.embed_tokens.weight, "the head is tied"
+
+
+class _Built(Exception):
+    """Raised in place of building a full-size model: the test only needs its configuration."""
+
+
+@pytest.mark.parametrize("benchmark", ["gpu_throughput", "train_step"])
+def test_the_gpu_benchmarks_build_the_real_architecture(benchmark: str, monkeypatch) -> None:
+    import argparse
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{benchmark}")
+    built = []
+
+    def capture(config, dtype, device="cpu", seed=0):
+        built.append((config, dtype))
+        raise _Built
+
+    monkeypatch.setattr(module, "random_model", capture)
+    args = argparse.Namespace(model=None, device="cpu", format="joint-v1", loop="fast", cache_tokens=None, seed=0)
+    with pytest.raises(_Built):
+        if benchmark == "gpu_throughput":
+            module.build_engine(args, [1])
+        else:
+            module.build(args, torch.device("cpu"), torch.bfloat16)
+    ((config, dtype),) = built
+    assert dtype == torch.bfloat16
+    assert _geometry(config) == _geometry(written_config())
+    assert (config.hidden_size, config.num_hidden_layers, config.vocab_size) == (3072, 32, 200064)
