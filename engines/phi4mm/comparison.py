@@ -12,7 +12,7 @@ decodings then read different inputs. Used by the tests and the benchmarks that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +120,9 @@ class LogitRecorder:
         ) -> list[list[int]]:
             logits.clear()
             tokens = decode(embeds, lengths, budgets, braces, *args, **kwargs)
-            call = DecodeCall(embeds.clone(), list(lengths), list(budgets), braces, tokens, list(logits))
+            call = DecodeCall(
+                embeds.clone(), list(lengths), list(budgets), braces, tokens, _steps(logits, len(lengths))
+            )
             self.calls.append(call)
             return tokens
 
@@ -132,7 +134,16 @@ class LogitRecorder:
             decoder.head, decoder.decode, decoder.steps = head, decode, steps
 
 
-def _eager(decoder: FastDecoder, shape: tuple[int, int]):
+def _steps(heads: list[torch.Tensor], rows: int) -> list[torch.Tensor]:
+    """The head's outputs as one tensor a step: prefill calls the head once per chunk of rows
+    (their rows add up to the batch's), each step once for the whole bucket."""
+    chunks = 0
+    while sum(head.shape[0] for head in heads[:chunks]) < rows:
+        chunks += 1
+    return [torch.cat(heads[:chunks]), *heads[chunks:]]
+
+
+def _eager(decoder: FastDecoder, shape: tuple[int, int]) -> Callable[[], None]:
     size, window = shape
     return lambda: decoder._step(decoder.rows[size], window)
 

@@ -148,3 +148,15 @@ def test_the_bf16_rule_refuses_a_difference_that_is_not_a_near_tie() -> None:
     assert compare_rows([1, 0], tied, [2, 1], tied, torch.bfloat16).agrees, "a near tie may flip"
     moved = [reference[0] + torch.tensor([0.0, 0.5, 0.0]), reference[1]]
     assert not compare_rows([1, 0], reference, [1, 0], moved, torch.bfloat16).agrees, "logits past tolerance"
+
+
+def test_a_prefill_cut_into_chunks_is_recorded_as_one_step(engines, monkeypatch) -> None:
+    from engines.phi4mm import decoding
+
+    monkeypatch.setattr(decoding, "PREFILL_TOKENS", 64)  # one or two rows a prefill chunk
+    engine = engines[torch.float32]
+    (call,) = _decoded(engine, _items([1, 8, 15])).calls
+    assert all(step.shape[0] >= len(call.lengths) for step in call.logits)
+    tokens, logits = generate_with_logits(engine.parts, call, engine.stop)
+    for row in range(len(tokens)):
+        assert compare_rows(tokens[row], logits[row], call.tokens[row], call.row(row), torch.float32).identical_tokens
