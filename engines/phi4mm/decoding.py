@@ -198,7 +198,7 @@ class FastDecoder:
                     rows.start(int(self.pad), 0, [], [], braces=False)
             torch.cuda.current_stream(self.device).wait_stream(stream)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
+            with torch.cuda.graph(graph, pool=pool, stream=stream):  # not a stream of whichever device came first
                 self._step(rows, window)
 
         def replay() -> None:
