@@ -1,8 +1,9 @@
 """The first run on a GPU: what the CPU could not show, in one short script (about 5 minutes).
 
-1. The fast loop against `generate` in bfloat16 at the real geometry (the real configuration
-   cut to `--layers` layers, random weights, `--rows` recordings of mixed length), under
-   `engines.phi4mm.comparison`'s rule; with the attention kernels that ran.
+1. The fast loop against `generate` at the real geometry (the real configuration cut to
+   `--layers` layers, random weights, `--rows` recordings of mixed length), under
+   `engines.phi4mm.comparison`'s rule, in bfloat16 and in float32 (where the two loops must
+   agree to about 1e-5: bfloat16's rounding grows with depth); with the attention kernels that ran.
 2. CUDA-graph replay against eager steps: the same prompts, bit-identical tokens.
 3. Warm-up seconds, captured shapes and peak memory of the full-size engine at the default
    buckets and cache (`Phi4Config`'s), and one batch scored after it.
@@ -45,7 +46,13 @@ from transformers import Phi4MultimodalFeatureExtractor  # noqa: E402
 from engines import ScoringItem  # noqa: E402
 from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
 from engines.phi4mm.architecture import random_model, real_config, scaled_config, with_tokens  # noqa: E402
-from engines.phi4mm.comparison import CappedTask, LogitRecorder, compare_rows, generate_with_logits  # noqa: E402
+from engines.phi4mm.comparison import (  # noqa: E402
+    CappedTask,
+    DecodeCall,
+    LogitRecorder,
+    compare_rows,
+    generate_with_logits,
+)
 from engines.phi4mm.decoding import FastDecoder  # noqa: E402
 from engines.phi4mm.loading import ModelParts  # noqa: E402
 from scoring.audio import decode  # noqa: E402
@@ -79,8 +86,8 @@ def release(*engines: Phi4Engine) -> None:
         torch.cuda.empty_cache()
 
 
-def parts_of(args: argparse.Namespace, layers: int | None) -> tuple[ModelParts, str]:
-    """Random weights of the real architecture (`layers` of them, or all), or of the scaled copy."""
+def parts_of(args: argparse.Namespace, layers: int | None, dtype: torch.dtype) -> tuple[ModelParts, str]:
+    """Random weights of the real architecture or of its scaled copy, `layers` deep (None: the real depth)."""
     utterances = [parse_utterance(json.loads(line)) for line in (SAMPLE / "labels.jsonl").read_text().splitlines()]
     if args.size == "scaled":
         tokenizer = build_tokenizer(utterances)
@@ -89,9 +96,9 @@ def parts_of(args: argparse.Namespace, layers: int | None) -> tuple[ModelParts, 
         tokenizer = build_tokenizer(utterances, whole_prompts=False)  # prompts about as long as Phi-4's own
         config, source = real_config()
         config = with_tokens(config, tokenizer)
-        if layers is not None:
-            config.num_hidden_layers = layers
-    model = random_model(config, torch.bfloat16, args.device, args.seed)
+    if layers is not None:
+        config.num_hidden_layers = layers
+    model = random_model(config, dtype, args.device, args.seed)
     return ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor()), source
 
 
@@ -105,14 +112,13 @@ def attention_kernels(device: torch.device, run: Callable[[], object]) -> list[s
     return sorted({event.key[:120] for event in profile.key_averages() if any(w in event.key.lower() for w in words)})
 
 
-def check_loops(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    """Checks 1 and 2: fast loop vs generate in bfloat16, graph replay vs eager."""
-    device = torch.device(args.device)
-    parts, source = parts_of(args, args.layers)
+def fast_vs_generate(args: argparse.Namespace, dtype: torch.dtype) -> tuple[dict[str, Any], Phi4Engine, DecodeCall]:
+    """Check 1 in `dtype`: the figures, the engine and its decode call (for check 2)."""
+    parts, source = parts_of(args, args.layers, dtype)
     config = Phi4Config(
         model="random-weights",
         device=args.device,
-        dtype="bfloat16",
+        dtype=str(dtype).removeprefix("torch."),
         batch_sizes=(1, 4, 8, 16, 32),
         cache_tokens=32 * 1024,
     )
@@ -125,10 +131,9 @@ def check_loops(args: argparse.Namespace, report: dict[str, Any]) -> None:
     for call in recorder.calls:
         tokens, logits = generate_with_logits(parts, call, engine.stop)
         for row, (expected, expected_logits) in enumerate(zip(tokens, logits, strict=True)):
-            agreement = compare_rows(expected, expected_logits, call.tokens[row], call.row(row), torch.bfloat16)
+            agreement = compare_rows(expected, expected_logits, call.tokens[row], call.row(row), dtype)
             rows.append({"prompt_tokens": call.lengths[row], **agreement.__dict__, "agrees": agreement.agrees})
-    call = recorder.calls[0]
-    report["fast_vs_generate"] = {
+    figures = {
         "configuration": source,
         "layers": parts.model.config.num_hidden_layers,
         "rows": len(rows),
@@ -136,24 +141,41 @@ def check_loops(args: argparse.Namespace, report: dict[str, Any]) -> None:
         "all_agree": all(row["agrees"] for row in rows),
         "identical_tokens": sum(row["first_difference"] is None for row in rows),
         "max_logit_difference": max(row["max_logit_difference"] for row in rows),
+        "per_row": rows,
+    }
+    return figures, engine, recorder.calls[0]
+
+
+def check_loops(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Checks 1 and 2: fast loop vs generate in each of `--dtypes`, graph replay vs eager in the first."""
+    report["fast_vs_generate"] = {
         "sdpa_enabled": {
             "flash": torch.backends.cuda.flash_sdp_enabled(),
             "efficient": torch.backends.cuda.mem_efficient_sdp_enabled(),
             "cudnn": torch.backends.cuda.cudnn_sdp_enabled(),
             "math": torch.backends.cuda.math_sdp_enabled(),
-        },
-        "per_row": rows,
+        }
     }
+    for index, name in enumerate(args.dtypes.split(",")):
+        figures, engine, call = fast_vs_generate(args, getattr(torch, name))
+        report["fast_vs_generate"][name] = figures
+        if index == 0:
+            check_graphs(engine, call, report)
+        release(engine)
+
+
+def check_graphs(engine: Phi4Engine, call: DecodeCall, report: dict[str, Any]) -> None:
+    """Check 2: the attention kernels that ran, and graph replay against eager steps."""
+    device = engine.device
     if device.type != "cuda":
         report["graph_vs_eager"] = {"skipped": "CUDA graphs need a CUDA device"}
-        release(engine)
         return
     report["fast_vs_generate"]["attention_kernels"] = attention_kernels(
         device, lambda: engine.decoder.decode(call.embeds, call.lengths, call.budgets, call.braces)
     )
     answers = {}
     for capture in (True, False):
-        decoder = FastDecoder(parts.model, engine.stop, engine.plan, capture=capture)
+        decoder = FastDecoder(engine.parts.model, engine.stop, engine.plan, capture=capture)
         decoder.warm_up()
         answers[capture] = decoder.decode(call.embeds, call.lengths, call.budgets, call.braces)
         del decoder
@@ -163,7 +185,6 @@ def check_loops(args: argparse.Namespace, report: dict[str, Any]) -> None:
         "identical_tokens": answers[True] == answers[False],
         "rows_differing": sum(a != b for a, b in zip(answers[True], answers[False], strict=True)),
     }
-    release(engine)
 
 
 def check_full_size(args: argparse.Namespace, report: dict[str, Any]) -> None:
@@ -176,7 +197,7 @@ def check_full_size(args: argparse.Namespace, report: dict[str, Any]) -> None:
         return
     torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
-    parts, source = parts_of(args, None)
+    parts, source = parts_of(args, None, torch.bfloat16)
     built = time.perf_counter() - started
     weights = gib(device, peak=False)
     engine = Phi4Engine(Phi4Config(model="random-weights", device=args.device), parts=parts)
@@ -233,7 +254,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--size", choices=["real", "scaled"], default="real")
-    parser.add_argument("--layers", type=int, default=4, help="decoder layers of the real configuration in check 1")
+    parser.add_argument("--layers", type=int, default=4, help="decoder layers in check 1")
+    parser.add_argument("--dtypes", default="bfloat16,float32", help="check 1's dtypes; check 2 runs in the first")
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--steps", type=int, default=24, help="answer tokens decoded per recording")
     parser.add_argument("--oom-rows", type=int, default=256)

@@ -2,7 +2,7 @@
 
 Builds the real architecture (`engines.phi4mm.architecture.real_config`: the cached
 `config.json`, else the real values) with random bfloat16 weights and a trained encoder's audio
-statistics (about 11 GB of RAM, nothing downloaded), scores a few recordings of the bundled
+statistics (a peak of about 10.4 GiB of RAM, nothing downloaded), scores a few recordings of the bundled
 sample through `Phi4Engine.score` with the fast loop, then gives `generate` the very prompts
 the fast loop decoded and compares the two, step by step, under `engines.phi4mm.comparison`'s
 rule (bfloat16 logits within tolerance, tokens equal except after a near tie).
@@ -12,7 +12,7 @@ token, so a prompt is its audio tokens and a few more; and answers cut to `--ste
 (random weights never write an end token). Both are said in the JSON, written to
 benchmarks/results/full_size_smoke-<date>.json.
 
-    nice -n 10 .venv/bin/python benchmarks/full_size_smoke.py   # once: about 11 GB, tens of minutes on 2 cores
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/full_size_smoke.py   # once: tens of minutes
 """
 
 from __future__ import annotations
