@@ -77,6 +77,7 @@ def main() -> None:
     if args.device == "cpu" and available_gib() < NEEDED_GIB:
         sys.exit(f"full_size_smoke: {available_gib():.1f} GiB of memory available, {NEEDED_GIB} needed")
     torch.manual_seed(args.seed)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     started = time.perf_counter()
     utterances = [parse_utterance(json.loads(line)) for line in (SAMPLE / "labels.jsonl").read_text().splitlines()]
@@ -120,7 +121,6 @@ def main() -> None:
                 }
             )
     generate_seconds = time.perf_counter() - started
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     report = {
         "what": "Phi-4-multimodal at full size, random bfloat16 weights: fast loop vs generate",
         "configuration": source,
