@@ -118,6 +118,7 @@ def main() -> None:
                     "near_tie": agreement.near_tie,
                     "max_logit_difference": agreement.max_logit_difference,
                     "tolerance": agreement.max_tolerance,
+                    "within_tolerance": agreement.within_tolerance,
                 }
             )
     generate_seconds = time.perf_counter() - started

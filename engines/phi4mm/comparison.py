@@ -37,20 +37,21 @@ def tolerance(dtype: torch.dtype, logits: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class Agreement:
-    """How one row's two decodings compare: compared steps, the first step whose tokens differ
-    (None: none), whether that step was a near tie, and the largest logit difference before it."""
+    """How one row's two decodings compare, up to the first step whose tokens differ (None:
+    none): whether that step was a near tie, the largest logit difference and tolerance over
+    the steps compared, and whether every step's difference was within that step's tolerance."""
 
     steps: int
     first_difference: int | None
     near_tie: bool
     max_logit_difference: float
     max_tolerance: float
+    within_tolerance: bool
 
     @property
     def agrees(self) -> bool:
-        """Logits within tolerance, and tokens equal except after a near tie."""
-        within = self.max_logit_difference <= self.max_tolerance
-        return within and (self.first_difference is None or self.near_tie)
+        """Logits within tolerance at every step, and tokens equal except after a near tie."""
+        return self.within_tolerance and (self.first_difference is None or self.near_tie)
 
     @property
     def identical_tokens(self) -> bool:
@@ -67,18 +68,18 @@ def compare_rows(
     """One row's agreement: `*_tokens` are its answer tokens, `*_logits` the [vocab] logits each
     token was chosen from, the reference's first."""
     steps = min(len(reference_tokens), len(tokens), len(reference_logits), len(logits))
-    worst, allowed, first, tie = 0.0, 0.0, None, False
+    worst, allowed, within, first, tie = 0.0, 0.0, True, None, False
     for step in range(steps):
         expected, got = reference_logits[step].float(), logits[step].float()
-        limit = tolerance(dtype, expected)
-        worst, allowed = max(worst, (expected - got).abs().max().item()), max(allowed, limit)
+        limit, difference = tolerance(dtype, expected), (expected - got).abs().max().item()
+        worst, allowed, within = max(worst, difference), max(allowed, limit), within and difference <= limit
         if reference_tokens[step] != tokens[step]:
             top = expected.topk(2).values
             first, tie = step, (top[0] - top[1]).item() <= limit
             break
     if first is None and len(reference_tokens) != len(tokens):
         first = steps
-    return Agreement(steps, first, tie, worst, allowed)
+    return Agreement(steps, first, tie, worst, allowed, within)
 
 
 @dataclass

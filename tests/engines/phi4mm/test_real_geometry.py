@@ -160,3 +160,11 @@ def test_a_prefill_cut_into_chunks_is_recorded_as_one_step(engines, monkeypatch)
     tokens, logits = generate_with_logits(engine.parts, call, engine.stop)
     for row in range(len(tokens)):
         assert compare_rows(tokens[row], logits[row], call.tokens[row], call.row(row), torch.float32).identical_tokens
+
+
+def test_the_rule_holds_each_step_to_its_own_tolerance() -> None:
+    """A difference allowed at a step of large logits is not allowed at a step of small ones."""
+    reference = [torch.tensor([0.0, 64.0, 1.0]), torch.tensor([0.0, 2.0, 1.0])]
+    shifted = [reference[0], reference[1] + torch.tensor([0.0, 0.5, 0.0])]  # 0.5 < 4 × 2^-8 × 64 = 1.0
+    agreement = compare_rows([1, 1], reference, [1, 1], shifted, torch.bfloat16)
+    assert agreement.max_logit_difference < agreement.max_tolerance and not agreement.agrees
