@@ -1,7 +1,9 @@
 """Recordings per second through the engine on a GPU, at full size with random weights.
 
-Builds Phi-4-multimodal at its real size (5.6B parameters, random bf16 weights: the same
-compute as the real model, nothing downloaded) with an offline tokenizer whose prompts and
+Builds Phi-4-multimodal at its real size and geometry (`engines.phi4mm.architecture.real_config`:
+the checkpoint's `config.json` when the hub cache holds it, else the real values written there;
+random bf16 weights: the same compute and key/value cache as the real model, nothing
+downloaded) with an offline tokenizer whose prompts and
 answers take about as many tokens as Phi-4's own, and scores real recordings of the bundled
 speechocean762 sample (2-9 s, drawn with replacement, each with its own sentence and so its
 own answer budget) through `Phi4Engine.score`: batched padding-safe audio encoding, the fast
@@ -14,8 +16,8 @@ prefill, decode), decode steps and ms per step, tokens per answer, warm-up time,
 memory, and that no decode shape ran outside the warm-up; it writes the JSON (device,
 versions, command) to benchmarks/results/ and to $OUT when set.
 
-    .venv/bin/python benchmarks/gpu_throughput.py                          # H200: 1,64,128,256,512
     .venv/bin/python benchmarks/gpu_throughput.py --batch-sizes 1,64,128,256   # an 80 GB H100 or A100
+    .venv/bin/python benchmarks/gpu_throughput.py                          # H200: 1,64,128,256,512
     .venv/bin/pronscore model tiny var/tiny && .venv/bin/python benchmarks/gpu_throughput.py \\
         --model var/tiny --device cpu --batch-sizes 1,8 --rounds 1        # smoke run on a CPU
 
@@ -43,10 +45,11 @@ import transformers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from transformers import Phi4MultimodalConfig, Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM  # noqa: E402
+from transformers import Phi4MultimodalFeatureExtractor  # noqa: E402
 
 from engines import ScoringItem  # noqa: E402
 from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
+from engines.phi4mm.architecture import random_model, real_config, with_tokens  # noqa: E402
 from engines.phi4mm.decoding import Timings  # noqa: E402
 from engines.phi4mm.loading import ModelParts  # noqa: E402
 from scoring.audio import decode  # noqa: E402
@@ -55,18 +58,6 @@ from training.tokenizer import build_tokenizer  # noqa: E402
 
 SAMPLE = ROOT / "data" / "speechocean762-sample"
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def full_size_config(tokenizer) -> Phi4MultimodalConfig:
-    """The real architecture; token ids remapped to the offline tokenizer."""
-    config = Phi4MultimodalConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=[tokenizer.convert_tokens_to_ids("<|end|>")],
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    config.audio_config.audio_token_id = tokenizer.convert_tokens_to_ids("<|endoftext11|>")
-    config.vision_config.image_token_id = tokenizer.convert_tokens_to_ids("<|endoftext10|>")
-    return config
 
 
 def sample_recordings(low: float, high: float) -> list[tuple[np.ndarray, RatedUtterance]]:
@@ -81,8 +72,8 @@ def sample_recordings(low: float, high: float) -> list[tuple[np.ndarray, RatedUt
     return recordings
 
 
-def build_engine(args: argparse.Namespace, sizes: list[int]) -> tuple[Phi4Engine, float]:
-    device = torch.device(args.device)
+def build_engine(args: argparse.Namespace, sizes: list[int]) -> tuple[Phi4Engine, float, str]:
+    """The engine, the seconds it took to build, and where its architecture came from."""
     config = Phi4Config(
         model=args.model or "random-weights",
         device=args.device,
@@ -93,16 +84,14 @@ def build_engine(args: argparse.Namespace, sizes: list[int]) -> tuple[Phi4Engine
     )
     started = time.perf_counter()
     if args.model:
-        engine = Phi4Engine(config)
-    else:
-        labels = (SAMPLE / "labels.jsonl").read_text().splitlines()
-        utterances = [parse_utterance(json.loads(line)) for line in labels if line.strip()]
-        tokenizer = build_tokenizer(utterances, whole_prompts=False)
-        torch.manual_seed(args.seed)
-        with torch.device(device):
-            model = Phi4MultimodalForCausalLM(full_size_config(tokenizer)).to(torch.bfloat16)
-        engine = Phi4Engine(config, parts=ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor()))
-    return engine, time.perf_counter() - started
+        return Phi4Engine(config), time.perf_counter() - started, args.model
+    labels = (SAMPLE / "labels.jsonl").read_text().splitlines()
+    utterances = [parse_utterance(json.loads(line)) for line in labels if line.strip()]
+    tokenizer = build_tokenizer(utterances, whole_prompts=False)
+    architecture, source = real_config()
+    model = random_model(with_tokens(architecture, tokenizer), torch.bfloat16, args.device, args.seed)
+    engine = Phi4Engine(config, parts=ModelParts(model, tokenizer, Phi4MultimodalFeatureExtractor()))
+    return engine, time.perf_counter() - started, source
 
 
 def real_answer_tokens(engine: Phi4Engine, utterance: RatedUtterance) -> list[int]:
@@ -193,12 +182,17 @@ def main() -> None:
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     low, high = (float(s) for s in args.seconds.split(","))
     pool = sample_recordings(low, high)
-    engine, build_seconds = build_engine(args, sizes)
+    engine, build_seconds, source = build_engine(args, sizes)
     device = engine.device
     decoder = engine.decoder
+    architecture = engine.parts.model.config
     report: dict[str, object] = {
         **environment(device),
         "model": args.model or "Phi-4-multimodal at full size, random weights",
+        "configuration": source,
+        "heads": [architecture.num_attention_heads, architecture.num_key_value_heads],
+        "rope": architecture.rope_parameters.get("rope_type"),
+        "tied_head": architecture.tie_word_embeddings,
         "parameters": sum(p.numel() for p in engine.parts.model.parameters()),
         "dtype": str(engine.dtype).removeprefix("torch."),
         "task_format": args.format,
@@ -208,6 +202,7 @@ def main() -> None:
         "model_build_seconds": round(build_seconds, 1),
         "warmup_seconds": round(decoder.warmup_seconds, 1) if decoder else None,
         "warmed_shapes": len(decoder.steps) if decoder else None,
+        "kv_cache_gib": round(decoder.cache_bytes / 2**30, 2) if decoder else None,
         "peak_gpu_gib_after_warmup": round(torch.cuda.max_memory_allocated() / 2**30, 2)
         if device.type == "cuda"
         else None,

@@ -1,8 +1,9 @@
 """What `pronscore train` costs at full size: seconds per optimiser step, peak GPU memory, and the
 projected time for 4 epochs of speechocean762's 2,500 training utterances.
 
-Builds Phi-4-multimodal at its real size with random bf16 weights (as `gpu_throughput.py` does:
-the same compute as the real model, nothing downloaded), adds a fresh speech LoRA of the real
+Builds Phi-4-multimodal at its real size and geometry with random bf16 weights (as
+`gpu_throughput.py` does, from `engines.phi4mm.architecture.real_config`: the same compute as
+the real model, nothing downloaded), adds a fresh speech LoRA of the real
 size (r=320), and times `training.step.FineTuning.step`, the trainer's own step, on synthetic
 micro-batches shaped like speechocean762: 8 recordings of 2-9 s noise with the `joint-v1` prompt
 and answer of sample utterances, 8 micro-batches an optimiser step.
@@ -41,9 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from peft import get_peft_model  # noqa: E402
-from transformers import Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM  # noqa: E402
+from transformers import Phi4MultimodalFeatureExtractor  # noqa: E402
 
-from benchmarks.gpu_throughput import full_size_config  # noqa: E402
+from engines.phi4mm.architecture import random_model, real_config, with_tokens  # noqa: E402
 from engines.phi4mm.loading import ModelParts, load_parts, resolve_dtype  # noqa: E402
 from engines.phi4mm.lora import speech_lora_config  # noqa: E402
 from scoring.audio import SAMPLE_RATE  # noqa: E402
@@ -174,8 +175,7 @@ def build(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) ->
         parts = load_parts(args.model, None, device, dtype)
         return ModelParts(speech_lora_model(parts, args.model, None), parts.tokenizer, parts.features)
     tokenizer = build_tokenizer(_utterances())
-    with torch.device(device):
-        model = Phi4MultimodalForCausalLM(full_size_config(tokenizer)).to(dtype)
+    model = random_model(with_tokens(real_config()[0], tokenizer), dtype, device)
     return ModelParts(get_peft_model(model, speech_lora_config()), tokenizer, Phi4MultimodalFeatureExtractor())
 
 

@@ -12,7 +12,9 @@ and attention that expands the grouped key/value heads and masks the whole stati
 - attention reads the grouped key/value heads as they are (the query heads of a group ride
   along the query-length axis of `scaled_dot_product_attention`) and only the window of slots
   filled so far, rounded up on the grid of `buckets.BucketPlan`;
-- the batch ends when every row has finished (`stopping.StopRule`), checked once a step.
+- the batch ends when every row has finished (`stopping.StopRule`), checked once a step;
+- capture and replay run with the decoder's own GPU as the current device, so `cuda:1` captures
+  on device 1 (streams and graphs otherwise belong to the current device, 0).
 
 The layers' own modules (norms, projections, MLP, rotary tables) do the arithmetic, so the
 answers are `generate`'s; a test holds the two loops to the same tokens.
@@ -24,6 +26,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 
@@ -143,6 +146,11 @@ class FastDecoder:
         self.steps: dict[tuple[int, int], Callable[[], None]] = {}
         self.shapes_run: Counter[tuple[int, int]] = Counter()
         self.warmup_seconds = 0.0
+        self.cache_bytes = 0
+
+    def _on_device(self) -> AbstractContextManager[object]:
+        """The decoder's GPU as the current device: streams, graphs and replays act on the current one."""
+        return torch.cuda.device(self.device) if self.device.type == "cuda" else nullcontext()
 
     @torch.inference_mode()
     def warm_up(self) -> None:
@@ -154,6 +162,7 @@ class FastDecoder:
         per_slot = len(self.layers) * 2 * self.kv_heads * self.head_dim
         # Zeroed, not empty: a masked slot still multiplies its value by zero, and NaN garbage times zero is NaN.
         storage = torch.zeros(slots * per_slot, dtype=self.dtype, device=self.device)
+        self.cache_bytes = storage.numel() * storage.element_size()
         self.rows = {size: _Rows(self, size, self.plan.cache_length(size), storage) for size in sizes}
         shapes = self.plan.shapes()
         pool = torch.cuda.graph_pool_handle() if self.capture else None
@@ -162,7 +171,7 @@ class FastDecoder:
             len(shapes),
             ",".join(map(str, sizes)),
             max(window for _, window in shapes),
-            storage.numel() * storage.element_size() / 2**30,
+            self.cache_bytes / 2**30,
         )
         for done, (size, window) in enumerate(shapes, 1):
             rows = self.rows[size]
@@ -177,19 +186,26 @@ class FastDecoder:
         log.info("decode warm-up done in %.1f s", self.warmup_seconds)
 
     def _graph(self, rows: _Rows, window: int, pool: tuple[int, int] | None) -> Callable[[], None]:
-        """The step of `rows` over `window` slots, captured as a CUDA graph; returns its replay."""
-        rows.start(int(self.pad), 0, [], [], braces=False)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):  # kernels initialise their workspaces before capture
-            for _ in range(2):
+        """The step of `rows` over `window` slots, captured as a CUDA graph on the decoder's
+        device; returns its replay, which launches on that device whatever the current one."""
+        with self._on_device():
+            rows.start(int(self.pad), 0, [], [], braces=False)
+            stream = torch.cuda.Stream(device=self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):  # kernels initialise their workspaces before capture
+                for _ in range(2):
+                    self._step(rows, window)
+                    rows.start(int(self.pad), 0, [], [], braces=False)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool, stream=stream):  # not a stream of whichever device came first
                 self._step(rows, window)
-                rows.start(int(self.pad), 0, [], [], braces=False)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=pool):
-            self._step(rows, window)
-        return graph.replay
+
+        def replay() -> None:
+            with self._on_device():
+                graph.replay()
+
+        return replay
 
     def _project(
         self, attention: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
