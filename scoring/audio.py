@@ -85,13 +85,13 @@ def decode(source: AudioSource, max_seconds: float) -> np.ndarray:
     except (soundfile.LibsndfileError, RuntimeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError(FailureReason.audio_unreadable, f"decoding failed ({why.lower().rstrip('.')})") from None
+    if samples.shape[0] == 0:
+        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
     mono = _downmix(samples)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
     if not np.isfinite(mono).all():
         raise AudioError(FailureReason.audio_unreadable, "the samples contain NaN or infinite values")
-    if mono.size == 0:
-        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
     if mono.size < MIN_SAMPLES:
         raise AudioError(
             FailureReason.audio_too_short,
