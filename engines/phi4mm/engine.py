@@ -162,7 +162,8 @@ class Phi4Engine:
         be warmed up (captured) for nothing; said once, at start."""
         if self.config.decode_loop != "fast":
             return plan
-        usable = plan.fitting(self._shortest_context())
+        shortest = self._shortest_context()
+        usable = plan.fitting(shortest)
         dropped = sorted(set(plan.batch_sizes) - set(usable.batch_sizes))
         if dropped:
             log.warning(
@@ -171,7 +172,7 @@ class Phi4Engine:
                 ",".join(map(str, dropped)),
                 plan.cache_tokens,
                 ",".join(str(plan.cache_length(size)) for size in dropped),
-                self._shortest_context(),
+                shortest,
             )
         return usable
 
