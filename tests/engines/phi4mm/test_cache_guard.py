@@ -65,7 +65,8 @@ def test_batch_sizes_no_context_fits_are_dropped_with_one_warning(
     untaught_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="engines.phi4mm.engine"):
-        engine = Phi4Engine(Phi4Config(model=str(untaught_model), batch_sizes=(1, 2, 64), cache_tokens=64 * 128))
+        engine = Phi4Engine(Phi4Config(model=str(untaught_model), batch_sizes=(1, 2, 64), cache_tokens=64 * 64))
+    assert engine._shortest_context() > 64, "the tiny checkpoint's shortest context must exceed 64 rows' share"
     assert engine.plan.batch_sizes == (1, 2)
     assert all(size != 64 for size, _ in engine.plan.shapes()), "nothing is warmed up for the dropped size"
     warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
@@ -75,4 +76,4 @@ def test_batch_sizes_no_context_fits_are_dropped_with_one_warning(
 
 def test_a_cache_no_batch_size_fits_is_refused_at_start(untaught_model: Path) -> None:
     with pytest.raises(ValueError, match="room for a context"):
-        Phi4Engine(Phi4Config(model=str(untaught_model), batch_sizes=(64,), cache_tokens=64 * 128))
+        Phi4Engine(Phi4Config(model=str(untaught_model), batch_sizes=(64,), cache_tokens=64 * 64))
