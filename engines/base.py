@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic_settings import BaseSettings
@@ -16,10 +16,12 @@ from scoring.audio import SAMPLE_RATE
 
 @dataclass(frozen=True)
 class ScoringItem:
-    """One decoded recording (16 kHz mono float32) and the sentence the learner read."""
+    """One decoded recording (16 kHz mono float32) and the sentence the learner read;
+    `prepared`: what an engine's `prepare` computed from them ahead of scoring (None if not)."""
 
     samples: np.ndarray
     reference_text: str
+    prepared: object | None = None
 
     @property
     def seconds(self) -> float:
@@ -93,6 +95,21 @@ class Engine(Protocol):
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Preparing(Protocol):
+    """An engine that can do part of its work on a recording before scoring it, off the
+    critical path (the worker runs it on its fetch threads, as each recording is decoded).
+    `prepare` returns the item with `prepared` set; a prepared item scores exactly as the
+    unprepared one does, and `score` takes either."""
+
+    def prepare(self, item: ScoringItem) -> ScoringItem: ...
+
+
+def prepare(engine: Engine, item: ScoringItem) -> ScoringItem:
+    """`item` prepared by `engine` if it prepares anything, else as it is."""
+    return engine.prepare(item) if isinstance(engine, Preparing) else item
 
 
 @dataclass(frozen=True)

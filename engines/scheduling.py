@@ -5,6 +5,8 @@ Recordings go shortest first, in chunks of at most `chunk_seconds` of audio (wha
 scores in one call), so padding stays small and memory bounded. Where loading a recording takes
 time (the worker downloads and decodes it), every load is submitted to a thread pool at once, in
 the order the chunks are scored, so later chunks arrive while earlier ones are on the model.
+Each loaded recording is prepared by the engine where it was loaded (`engines.base.prepare`:
+Phi-4 extracts its features there), so that work too runs ahead of the model.
 
 A chunk the engine cannot score (it raises) is split in halves and each half scored again, down
 to single recordings: a recording that still makes the engine raise alone fails with reason
@@ -20,7 +22,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import cast
 
-from engines.base import Engine, ScoringItem
+from engines.base import Engine, ScoringItem, prepare
 from scoring.assessment import AssessmentResult
 from scoring.batching import form_batches
 from scoring.failures import FailureReason, RecordingFailure
@@ -73,6 +75,19 @@ def engine_error(detail: str) -> AssessmentResult:
     return AssessmentResult(failure=RecordingFailure(FailureReason.engine_error, detail))
 
 
+def _prepared(engine: Engine, load: Callable[[int], Loaded], key: int) -> Loaded:
+    """The recording loaded and prepared; one its engine cannot prepare goes on unprepared, to
+    be failed alone by `score_isolating` if the engine cannot score it either."""
+    loaded = load(key)
+    if isinstance(loaded, RecordingFailure):
+        return loaded
+    try:
+        return prepare(engine, loaded)
+    except Exception as error:
+        log.warning("could not prepare recording %s (%s: %s)", key, type(error).__name__, error)
+        return loaded
+
+
 def score_chunks(
     engine: Engine,
     seconds: Mapping[int, float | None],
@@ -84,20 +99,21 @@ def score_chunks(
     passes_through: Callable[[Exception], bool] = _never,
 ) -> dict[int, Result]:
     """Score the recordings that `seconds` names (key -> length in seconds, None if unknown),
-    each loaded by `load`: ahead of time on `loaders` when given, else when its chunk comes. A
+    each loaded by `load` and prepared by the engine: ahead of time on `loaders` when given,
+    else when its chunk comes. A
     recording that does not load, or that the engine cannot score, is its own failure; the rest
     of its chunk is scored. `progress` is called after each chunk, and may raise to stop the
     run; engine errors that `passes_through` claims are raised, not isolated."""
     planned = form_batches(list(seconds.items()), chunk_seconds)
     ahead: dict[int, Future[Loaded]] = {}
     if loaders is not None:
-        ahead = {key: loaders.submit(load, key) for chunk in planned for key in chunk}
+        ahead = {key: loaders.submit(_prepared, engine, load, key) for chunk in planned for key in chunk}
     results: dict[int, Result] = {}
     try:
         for done, chunk in enumerate(planned, start=1):
             readable: list[tuple[int, ScoringItem]] = []
             for key in chunk:
-                loaded = ahead[key].result() if ahead else load(key)
+                loaded = ahead[key].result() if ahead else _prepared(engine, load, key)
                 if isinstance(loaded, RecordingFailure):
                     results[key] = loaded
                 else:

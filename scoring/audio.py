@@ -19,6 +19,10 @@ from scoring.failures import FailureReason
 
 SAMPLE_RATE = 16_000
 SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above this is speech
+# The shortest recording scored: one 25 ms analysis window (400 samples at 16 kHz). Log-mel
+# features are 25 ms windows every 10 ms, so anything shorter has no frame, and so no audio
+# token for a speech model to hear; one rule for every engine, at intake and when scoring.
+MIN_SAMPLES = 400
 
 AudioSource = bytes | BinaryIO
 
@@ -81,13 +85,18 @@ def decode(source: AudioSource, max_seconds: float) -> np.ndarray:
     except (soundfile.LibsndfileError, RuntimeError) as error:
         why = getattr(error, "error_string", None) or str(error)
         raise AudioError(FailureReason.audio_unreadable, f"decoding failed ({why.lower().rstrip('.')})") from None
+    if samples.shape[0] == 0:
+        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
     mono = _downmix(samples)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ")
     if not np.isfinite(mono).all():
         raise AudioError(FailureReason.audio_unreadable, "the samples contain NaN or infinite values")
-    if mono.size == 0:
-        raise AudioError(FailureReason.audio_empty, "the file holds no samples")
+    if mono.size < MIN_SAMPLES:
+        raise AudioError(
+            FailureReason.audio_too_short,
+            f"{mono.size / SAMPLE_RATE * 1000:.1f} ms is under the {MIN_SAMPLES / SAMPLE_RATE * 1000:g} ms minimum",
+        )
     if float(np.abs(mono).max()) < SILENCE_PEAK:
         raise AudioError(FailureReason.audio_silent, "the recording is silent (peak below -60 dBFS)")
     return np.ascontiguousarray(mono, dtype=np.float32)

@@ -23,6 +23,7 @@ class FailureReason(StrEnum):
     audio_empty = "audio_empty"
     audio_silent = "audio_silent"
     audio_too_long = "audio_too_long"
+    audio_too_short = "audio_too_short"
     object_missing = "object_missing"
     unparseable_output = "unparseable_output"
     attempts_exhausted = "attempts_exhausted"
@@ -75,6 +76,10 @@ EXPLANATIONS: dict[FailureReason, Explanation] = {
     FailureReason.audio_too_long: Explanation(
         "The recording is longer than PRONSCORE_MAX_AUDIO_SECONDS. Cut it to the sentence read, or raise the limit.",
         "The recording is too long to score. Ask the learner to record the sentence on its own.",
+    ),
+    FailureReason.audio_too_short: Explanation(
+        "The recording is shorter than 25 ms, too short to hold a word. Record the sentence again.",
+        "The recording is too short to hold the sentence (it stopped at once). Ask the learner to record it again.",
     ),
     FailureReason.object_missing: Explanation(
         "The audio is not in the store (deleted, or a wrong s3:// address). Upload it and enqueue the row again.",

@@ -18,7 +18,9 @@ embeddings equal its embeddings alone (up to floating-point rounding of the batc
 With one recording nothing is padded and the computation is the native one, bit for bit.
 
 Recordings longer than the encoder's 500-frame chunk (about 40 s) are encoded alone through the
-native forward, which unfolds them into chunks.
+native forward, which unfolds them into chunks. The rest are encoded in calls of at most
+ENCODER_ROW_FRAMES padded frames, shortest first, so the encoder's memory is bounded per call
+rather than growing with the batch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from transformers.models.phi4_multimodal.modeling_phi4_multimodal import (
 
 # Subsampled frames the native encoder attends over at once; longer inputs are unfolded.
 ENCODER_CHUNK_FRAMES = 500
+# Padded feature frames (rows × the longest row's frames) encoded in one call. The subsampling's
+# activations cost about 80 KiB per row-frame at full size in bf16, so this bounds a call's
+# peak near 4 GiB however many recordings a chunk holds (a 1024 s chunk is ~100k row-frames).
+ENCODER_ROW_FRAMES = 50_000
 
 
 def _zero_past(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -83,29 +89,43 @@ def _project(audio: Phi4MultimodalAudioEmbedding, hidden: torch.Tensor) -> torch
     return audio.down_proj_for_speech(nn.functional.gelu(audio.up_proj_for_speech(hidden)))
 
 
+def sub_batches(frame_lengths: Sequence[int], row_frames: int) -> list[list[int]]:
+    """The rows, shortest first, cut into consecutive groups whose padded size (rows × the
+    group's longest row) is at most `row_frames`; a row longer than that is a group alone."""
+    groups: list[list[int]] = []
+    for row in sorted(range(len(frame_lengths)), key=lambda r: frame_lengths[r]):
+        if groups and (len(groups[-1]) + 1) * frame_lengths[row] <= row_frames:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
 @torch.inference_mode()
 def encode_audio(
     audio: Phi4MultimodalAudioEmbedding,
     features: torch.Tensor,
     frame_lengths: Sequence[int],
     embed_sizes: Sequence[int],
+    row_frames: int = ENCODER_ROW_FRAMES,
 ) -> list[torch.Tensor]:
     """Each recording's audio embeddings [embed_size, lm hidden] from a padded batch of
-    features [batch, frames, mel] (as the feature extractor returns them), in one encoder call
-    for every recording that fits the encoder's chunk and one call each for the longer ones."""
+    features [batch, frames, mel] (as the feature extractor returns them): the recordings that
+    fit the encoder's chunk in calls of at most `row_frames` padded frames, the longer ones in
+    one call each."""
     parameter = audio.up_proj_for_speech.bias
-    features = features.to(parameter.device, parameter.dtype)
     reduction = audio.encoder.config.time_reduction
     short = [row for row, frames in enumerate(frame_lengths) if -(-frames // reduction) <= ENCODER_CHUNK_FRAMES]
     long = sorted(set(range(len(frame_lengths))) - set(short))
     out: dict[int, torch.Tensor] = {}
-    if short:
-        width = max(frame_lengths[row] for row in short)
-        lengths = torch.tensor([frame_lengths[row] for row in short], device=features.device)
-        rows = torch.tensor(short, device=features.device)
-        projected = _project(audio, encode_frames(audio.encoder, features[rows, :width], lengths))
-        out.update((row, projected[index, : embed_sizes[row]]) for index, row in enumerate(short))
+    for group in sub_batches([frame_lengths[row] for row in short], row_frames):
+        rows = [short[index] for index in group]
+        width = max(frame_lengths[row] for row in rows)
+        lengths = torch.tensor([frame_lengths[row] for row in rows], device=parameter.device)
+        batch = features[rows, :width].to(parameter.device, parameter.dtype)
+        projected = _project(audio, encode_frames(audio.encoder, batch, lengths))
+        out.update((row, projected[index, : embed_sizes[row]]) for index, row in enumerate(rows))
     for row in long:
-        alone = features[row : row + 1, : frame_lengths[row]]
+        alone = features[row : row + 1, : frame_lengths[row]].to(parameter.device, parameter.dtype)
         out[row] = _project(audio, audio.encoder(alone, None))[0, : embed_sizes[row]]
     return [out[row] for row in range(len(frame_lengths))]

@@ -11,7 +11,7 @@ run. Prefill runs eagerly at the batch's own prompt length and needs no shape of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 # Attention windows: every 64 slots up to 512, every 128 up to 1024, every 256 beyond, so a
@@ -75,6 +75,17 @@ class BucketPlan:
         """Slots per row a batch of `batch_size` rows may fill: the cache shared out, on the window grid."""
         fitting = [w for w in self.windows if w * batch_size <= self.cache_tokens]
         return fitting[-1] if fitting else 0
+
+    def fitting(self, context: int) -> BucketPlan:
+        """The plan without the batch sizes whose rows get fewer than `context` cache slots
+        (no batch of the shortest real context fits them, so they would be warmed up for nothing)."""
+        sizes = tuple(size for size in self.batch_sizes if self.cache_length(size) >= context)
+        if not sizes:
+            raise ValueError(
+                f"{self.cache_tokens} cache slots leave no batch size of {self.batch_sizes} "
+                f"room for a context of {context} tokens"
+            )
+        return replace(self, batch_sizes=sizes)
 
     def shapes(self) -> list[tuple[int, int]]:
         """Every (rows, window) a decode step may run in, largest first (the order to capture them)."""

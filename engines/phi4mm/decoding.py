@@ -60,6 +60,13 @@ def grouped_attention(
     return out.reshape(batch, heads, length, dim).transpose(1, 2).reshape(batch, length, heads * dim)
 
 
+class NonFiniteCache(ValueError):
+    """A batch's prefill made non-finite keys, values or first logits (an exotic input, an
+    overflow). Its slots are zeroed again before this is raised: the cache is shared by every
+    batch, and a masked slot still enters attention as 0 × its value, so one NaN left there
+    would reach later, unrelated batches."""
+
+
 @dataclass
 class Timings:
     """Where an engine's time went, in seconds per stage, with its decode steps and answers."""
@@ -254,8 +261,9 @@ class FastDecoder:
         rows.position += 1
         rows.slot += 1
 
-    def _prefill(self, rows: _Rows, embeds: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Run the left-padded prompts, fill the cache's first slots, and return each row's first token."""
+    def _prefill(self, rows: _Rows, embeds: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the left-padded prompts, fill the cache's first slots, and return each row's first
+        token and whether every key, value and first logit was finite (a flag on the device)."""
         count, prompt, _ = embeds.shape
         columns = torch.arange(prompt, device=self.device)
         padding = prompt - lengths
@@ -264,6 +272,7 @@ class FastDecoder:
         causal = columns[None, :] <= columns[:, None]
         groups = self.heads // self.kv_heads
         first = torch.empty(count, dtype=torch.long, device=self.device)
+        finite = torch.ones((), dtype=torch.bool, device=self.device)
         step = max(1, PREFILL_TOKENS // prompt)
         for start in range(0, count, step):
             end = min(start + step, count)
@@ -277,12 +286,15 @@ class FastDecoder:
                 query, key, value = self._project(attention, layer.input_layernorm(hidden), cos, sin)
                 rows.keys[index][start:end, :, :prompt] = key
                 rows.values[index][start:end, :, :prompt] = value
+                finite &= torch.isfinite(key).all() & torch.isfinite(value).all()
                 hidden = hidden + attention.o_proj(grouped_attention(query, key, value, bias, self.scale))
                 hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-            first[start:end] = self.head(self.norm(hidden[:, -1])).argmax(-1)
+            logits = self.head(self.norm(hidden[:, -1]))
+            finite &= torch.isfinite(logits).all()
+            first[start:end] = logits.argmax(-1)
         rows.key_bias.fill_(self.masked)
         rows.key_bias[:count, :prompt].masked_fill_(valid, 0.0)
-        return first
+        return first, finite
 
     def _synchronize(self) -> None:
         if self.device.type == "cuda":
@@ -299,7 +311,8 @@ class FastDecoder:
     ) -> list[list[int]]:
         """Each row's answer tokens for left-padded prompt `embeds` [rows, prompt, hidden] whose
         rows hold `lengths` real tokens, each row stopping by `StopRule` within its budget;
-        prefill and decode time and the steps taken are added to `timings`."""
+        prefill and decode time and the steps taken are added to `timings`. Raises
+        `NonFiniteCache` (leaving the cache clean) when the prefill is not finite."""
         if not self.rows:
             raise RuntimeError("the decoder is not warmed up")
         count, prompt, _ = embeds.shape
@@ -309,7 +322,12 @@ class FastDecoder:
             raise ValueError(f"{count} rows of {prompt} + {max(budgets)} tokens do not fit the cache")
         started = time.perf_counter()
         rows.start(int(self.pad), prompt, lengths, budgets, braces)
-        first = self._prefill(rows, embeds.to(self.dtype), torch.tensor(lengths, device=self.device))
+        first, finite = self._prefill(rows, embeds.to(self.dtype), torch.tensor(lengths, device=self.device))
+        if not bool(finite):
+            for keys, values in zip(rows.keys, rows.values, strict=True):
+                keys[:count, :, :prompt].zero_()
+                values[:count, :, :prompt].zero_()
+            raise NonFiniteCache(f"a batch of {count} rows made non-finite keys, values or logits in prefill")
         token = torch.full((size,), int(self.pad), dtype=torch.long, device=self.device)
         token[:count] = first
         self._advance(rows, token)

@@ -1,7 +1,8 @@
 """The Phi-4-multimodal engine: load once, warm up, then score chunks of recordings.
 
-Loading is in `loading`; audio and prompts become embeddings in `inputs` (the audio of a batch
-in one padding-safe encoder call, once per recording for all turns); `decoding` decodes them in
+Loading is in `loading`; audio and prompts become embeddings in `inputs` (each recording's
+features extracted alone, in `prepare` where the caller runs it ahead, then the audio of a batch
+in padding-safe encoder calls, once per recording for all turns); `decoding` decodes them in
 the static shapes of `buckets`, or `generation` through transformers' `generate`, the
 reference. This class sorts a chunk by length, cuts it into batches that fit those shapes, ties
 them to a task format and turns answers into assessments.
@@ -23,9 +24,17 @@ import torch
 
 from engines.base import EngineVersion, ScoringItem
 from engines.phi4mm.buckets import BucketPlan, Need
-from engines.phi4mm.decoding import FastDecoder, Timings
+from engines.phi4mm.decoding import FastDecoder, NonFiniteCache, Timings
 from engines.phi4mm.generation import generate_tokens, halving
-from engines.phi4mm.inputs import PromptTokens, audio_embed_size, audio_embeddings, audio_features, batch_embeddings
+from engines.phi4mm.inputs import (
+    PromptTokens,
+    RecordingFeatures,
+    audio_embed_size,
+    audio_embeddings,
+    batch_embeddings,
+    padded_features,
+    recording_features,
+)
 from engines.phi4mm.loading import (
     TINY_MARKER,
     ModelParts,
@@ -40,6 +49,7 @@ from engines.phi4mm.spec import NAME
 from engines.phi4mm.stopping import StopRule
 from engines.phi4mm.version import Phi4Version
 from scoring.assessment import AssessmentResult, assess
+from scoring.audio import MIN_SAMPLES
 from scoring.formats import TaskFormat, get_format
 from scoring.lexicon import Lexicon, default_lexicon
 
@@ -119,7 +129,7 @@ class Phi4Engine:
         self.prompts = PromptTokens(parts)
         self.stop = StopRule(parts.tokenizer, parts.model.config.vocab_size)
         context = min(MAX_CONTEXT, parts.model.config.original_max_position_embeddings or MAX_CONTEXT)
-        self.plan = BucketPlan(config.batch_sizes, config.cache_tokens, context)
+        self.plan = self._usable(BucketPlan(config.batch_sizes, config.cache_tokens, context))
         self.timings = Timings()
         self.decoder: FastDecoder | None = None
         if config.decode_loop == "fast":
@@ -139,6 +149,43 @@ class Phi4Engine:
     @property
     def version(self) -> EngineVersion:
         return self._version
+
+    def _shortest_context(self) -> int:
+        """The fewest cache slots any recording can need: the shortest audio with a one-word
+        sentence, in its task format's longest turn."""
+        size = audio_embed_size(self.parts, MIN_SAMPLES)
+        prompts = [self.prompts.ids(turn.chat(), size) for turn in self.task.turns("a")]
+        return max(len(p) + b for p, b in zip(prompts, self.task.max_new_tokens("a"), strict=True))
+
+    def _usable(self, plan: BucketPlan) -> BucketPlan:
+        """`plan` without the batch sizes whose share of the cache no recording fits, which would
+        be warmed up (captured) for nothing; said once, at start."""
+        if self.config.decode_loop != "fast":
+            return plan
+        shortest = self._shortest_context()
+        usable = plan.fitting(shortest)
+        dropped = sorted(set(plan.batch_sizes) - set(usable.batch_sizes))
+        if dropped:
+            log.warning(
+                "batch sizes %s dropped: at %d cache slots their rows get %s slots, fewer than the "
+                "%d the shortest recording needs (raise PRONSCORE_DECODE_CACHE_TOKENS to use them)",
+                ",".join(map(str, dropped)),
+                plan.cache_tokens,
+                ",".join(str(plan.cache_length(size)) for size in dropped),
+                shortest,
+            )
+        return usable
+
+    def prepare(self, item: ScoringItem) -> ScoringItem:
+        """The item with its log-mel features extracted (the CPU part of scoring it), so that
+        the worker's fetch threads do it while the GPU scores earlier recordings."""
+        if isinstance(item.prepared, RecordingFeatures):
+            return item
+        return replace(item, prepared=recording_features(self.parts, item.samples))
+
+    def _features(self, item: ScoringItem) -> RecordingFeatures:
+        prepared = item.prepared
+        return prepared if isinstance(prepared, RecordingFeatures) else recording_features(self.parts, item.samples)
 
     def generate(self, items: Sequence[ScoringItem]) -> tuple[list[list[str]], float]:
         """Raw generations per item, one per turn of the task format; and the milliseconds spent per item.
@@ -164,13 +211,12 @@ class Phi4Engine:
         else:
             step = self.plan.max_rows
             groups, too_long = [list(range(i, min(i + step, len(order)))) for i in range(0, len(order), step)], []
-        samples = [items[index].samples for index in order]
-        batch = partial(self._batch, samples, prompts, budgets, objects)
+        batch = partial(self._batch, [items[index] for index in order], prompts, budgets, objects)
         outputs: dict[int, list[str]] = {}
         for group in groups:
             outputs.update(zip(group, halving(partial(batch, fast=self.decoder is not None), group), strict=True))
         for row in too_long:  # longer than the fast loop's cache: decoded alone by the reference
-            outputs.update(zip([row], batch([row], fast=False), strict=True))
+            outputs.update(zip([row], halving(partial(batch, fast=False), [row]), strict=True))
         by_item = {index: outputs[row] for row, index in enumerate(order)}
         return [by_item[index] for index in range(len(items))], (time.perf_counter() - started) * 1000 / max(
             len(items), 1
@@ -182,7 +228,7 @@ class Phi4Engine:
 
     def _batch(
         self,
-        samples: Sequence[Any],
+        items: Sequence[ScoringItem],
         prompts: Sequence[Sequence[list[int]]],
         budgets: Sequence[Sequence[int]],
         objects: Sequence[bool],
@@ -193,7 +239,7 @@ class Phi4Engine:
         one batch (`objects[turn]`: whether that turn answers with a JSON object)."""
         timings = self.timings
         started = time.perf_counter()
-        features = audio_features(self.parts, [samples[row] for row in rows])
+        features = padded_features([self._features(items[row]) for row in rows])
         timings.features += time.perf_counter() - started
         started = time.perf_counter()
         audio = audio_embeddings(self.parts, features)
@@ -208,7 +254,11 @@ class Phi4Engine:
             self._synchronize()
             timings.prompts += time.perf_counter() - started
             if fast and self.decoder is not None:
-                tokens = self.decoder.decode(embeds, [len(i) for i in ids], limits, braces, timings)
+                try:
+                    tokens = self.decoder.decode(embeds, [len(i) for i in ids], limits, braces, timings)
+                except NonFiniteCache as error:
+                    log.warning("%s; decoding the batch's %d rows one by one by the reference", error, len(rows))
+                    tokens = self._alone(ids, audio, limits, braces)
             else:
                 started = time.perf_counter()
                 tokens = generate_tokens(self.parts, embeds, mask, limits, self.stop, braces)
@@ -219,6 +269,17 @@ class Phi4Engine:
             for row, text in enumerate(texts):
                 answers[row].append(text)
         return answers
+
+    def _alone(
+        self, ids: Sequence[list[int]], audio: Sequence[torch.Tensor], limits: Sequence[int], braces: bool
+    ) -> list[list[int]]:
+        """Each row decoded alone by `generate`, which keeps no state between calls: what a batch
+        falls back to when it would write non-finite values into the fast loop's shared cache."""
+        tokens = []
+        for prompt, embedding, limit in zip(ids, audio, limits, strict=True):
+            embeds, mask = batch_embeddings(self.parts, [prompt], [embedding], self.prompts.pad_id)
+            tokens += generate_tokens(self.parts, embeds, mask, [limit], self.stop, braces)
+        return tokens
 
     def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
         """Assessments in the order of `items`; unreadable answers are failures, never exceptions."""

@@ -3,8 +3,10 @@
 The audio placeholder of a prompt is expanded to one audio token per audio embedding, as
 transformers' processor does, and the audio encoder fills those positions.
 
-Serving encodes a batch's audio in one call of the padding-safe encoder (`audio_encoder`), once
-per recording however many turns its task format has, and builds the prompts of a batch
+Serving extracts each recording's log-mel features alone (`recording_features`, which the
+engine's `prepare` runs on the worker's fetch threads), pads them into a batch, encodes the
+batch's audio with the padding-safe encoder (`audio_encoder`), once per recording however many
+turns its task format has, and builds the prompts of a batch
 around those embeddings (`PromptTokens`, `batch_embeddings`). `prompt_embeddings` builds one
 prompt through the native encoder, the reference that tests compare training's examples with.
 """
@@ -23,7 +25,7 @@ from peft import PeftModel
 
 from engines.phi4mm.audio_encoder import encode_audio
 from engines.phi4mm.loading import ModelParts
-from scoring.audio import SAMPLE_RATE
+from scoring.audio import MIN_SAMPLES, SAMPLE_RATE
 from scoring.formats import AUDIO_PLACEHOLDER
 
 # Distinct prompt texts kept tokenized: every sentence of a night's manifests, several times over.
@@ -79,6 +81,25 @@ def audio_embed_size(parts: ModelParts, samples: int) -> int:
 
 
 @dataclass(frozen=True)
+class RecordingFeatures:
+    """One recording's log-mel features [frames, mel], extracted alone, and its audio tokens."""
+
+    features: torch.Tensor
+    embed_size: int
+
+
+def recording_features(parts: ModelParts, samples: np.ndarray) -> RecordingFeatures:
+    """The feature extractor's features of one recording. Extracted alone because the
+    extractor's batched call masks padding with a window that can be one frame wider than the
+    padded batch (it raises when a shorter row ends in the longest row's last 10 ms hop, under
+    80 samples before it), and a row alone is the reference every batch must equal."""
+    if len(samples) < MIN_SAMPLES:
+        raise ValueError(f"{len(samples)} samples give no feature frame (the minimum is {MIN_SAMPLES})")
+    out = parts.features([samples], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+    return RecordingFeatures(out["audio_input_features"][0], int(out["audio_embed_sizes"][0]))
+
+
+@dataclass(frozen=True)
 class AudioFeatures:
     """Log-mel features of a batch of recordings, padded to the longest, with each row's real length."""
 
@@ -87,13 +108,15 @@ class AudioFeatures:
     embed_sizes: list[int]
 
 
+def padded_features(recordings: Sequence[RecordingFeatures]) -> AudioFeatures:
+    """Recordings' features zero-padded to the longest: each row is bit for bit its features alone."""
+    features = torch.nn.utils.rnn.pad_sequence([r.features for r in recordings], batch_first=True)
+    return AudioFeatures(features, [r.features.shape[0] for r in recordings], [r.embed_size for r in recordings])
+
+
 def audio_features(parts: ModelParts, samples: Sequence[np.ndarray]) -> AudioFeatures:
-    """The feature extractor's batched features (equal, row by row, to each recording's alone)."""
-    out = parts.features(list(samples), sampling_rate=SAMPLE_RATE, return_tensors="pt")
-    features = out["audio_input_features"]
-    mask = out.get("audio_attention_mask")
-    lengths = mask.sum(1).tolist() if mask is not None else [features.shape[1]] * features.shape[0]
-    return AudioFeatures(features, lengths, out["audio_embed_sizes"].tolist())
+    """The features of a batch of recordings, each extracted alone, then padded."""
+    return padded_features([recording_features(parts, one) for one in samples])
 
 
 def audio_embeddings(parts: ModelParts, audio: AudioFeatures) -> list[torch.Tensor]:

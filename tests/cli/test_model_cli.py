@@ -60,8 +60,10 @@ def test_score_reports_each_bad_file_and_still_scores_the_good(tiny_model: Path,
     buffer = io.BytesIO()
     soundfile.write(buffer, np.full(16_000 * 45, 0.1, dtype=np.float32), 16_000, format="FLAC")
     long.write_bytes(buffer.getvalue())
+    short = tmp_path / "short.wav"
+    soundfile.write(short, np.full(160, 0.1, dtype=np.float32), 16_000)
 
-    files = [empty, corrupt, silent, long, good]
+    files = [empty, corrupt, silent, long, short, good]
     result = runner.invoke(app, ["score", *map(str, files), "--text", text, "--model", str(tiny_model)])
     assert result.exit_code == 1
     by_id = {line["recording_id"]: line for line in _lines(result.stdout)}
@@ -70,9 +72,12 @@ def test_score_reports_each_bad_file_and_still_scores_the_good(tiny_model: Path,
         "corrupt": ("failed", "audio_unreadable"),
         "silent": ("failed", "audio_silent"),
         "long": ("failed", "audio_too_long"),
+        "short": ("failed", "audio_too_short"),
         good.stem: ("scored", None),
     }
     assert "audio_too_long: 45.0 s is over the 40 s limit" in result.stderr
+    assert "audio_too_short: 10.0 ms is under the 25 ms minimum" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_score_with_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ a chunk the engine cannot score split until only the recordings that cause the e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines import ScoringItem
+from engines.base import prepare
 from engines.scheduling import score_chunks, score_in_chunks, score_isolating
 from scoring.assessment import AssessmentResult
 from scoring.audio import SAMPLE_RATE
@@ -96,3 +99,50 @@ def test_loading_ahead_on_threads_and_failures_of_loading() -> None:
     assert sorted(loaded) == [1, 2, 3, 4]
     assert engine.calls == [["k2", "k4"], ["k1"]], "an unknown length counts as a second"
     assert isinstance(results[3], RecordingFailure) and all(results[k].scored for k in (1, 2, 4))
+
+
+class PreparingEngine(PickyEngine):
+    """Prepares each item by noting the thread that did it; items named in `unpreparable` raise."""
+
+    def __init__(self, unpreparable: set[str] = frozenset()) -> None:
+        super().__init__()
+        self.unpreparable = unpreparable
+        self.seen: list[ScoringItem] = []
+
+    def prepare(self, item: ScoringItem) -> ScoringItem:
+        if item.reference_text in self.unpreparable:
+            raise ValueError("cannot prepare this one")
+        return replace(item, prepared=threading.current_thread().name)
+
+    def score(self, items: Sequence[ScoringItem]) -> list[AssessmentResult]:
+        self.seen.extend(items)
+        return super().score(items)
+
+
+def test_an_engine_prepares_each_recording_on_the_loading_threads() -> None:
+    engine = PreparingEngine()
+    items = {i: _item(1.0 + i, f"r{i}") for i in range(6)}
+    with ThreadPoolExecutor(2, thread_name_prefix="fetch") as loaders:
+        results = score_chunks(engine, {k: v.seconds for k, v in items.items()}, items.__getitem__, 4, loaders=loaders)
+    assert all(result.scored for result in results.values())
+    assert len(engine.seen) == 6
+    assert all(str(item.prepared).startswith("fetch") for item in engine.seen)
+
+
+def test_without_loading_threads_each_recording_is_prepared_when_its_chunk_comes() -> None:
+    engine = PreparingEngine()
+    score_in_chunks(engine, [_item(1.0, "a"), _item(2.0, "b")], chunk_seconds=10)
+    assert [item.prepared for item in engine.seen] == [threading.current_thread().name] * 2
+
+
+def test_a_recording_the_engine_cannot_prepare_goes_to_it_unprepared() -> None:
+    engine = PreparingEngine(unpreparable={"b"})
+    results = score_in_chunks(engine, [_item(1.0, "a"), _item(2.0, "b")], chunk_seconds=10)
+    assert all(result.scored for result in results)
+    assert {item.reference_text: item.prepared is None for item in engine.seen} == {"a": False, "b": True}
+
+
+def test_an_engine_without_prepare_gets_the_items_as_loaded() -> None:
+    engine = PickyEngine()
+    item = _item(1.0, "a")
+    assert prepare(engine, item) is item

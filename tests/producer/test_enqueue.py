@@ -362,3 +362,30 @@ def test_recordings_known_from_ratings_are_queued_when_enqueued(no_worker: dict,
         rows = session.execute(select(Recording.storage_uri, Recording.run_id, Recording.batch_id)).all()
     assert len(rows) == 3, "the rated recordings themselves, no second version"
     assert all(uri.startswith("s3://") and run == result.run_id and batch for uri, run, batch in rows)
+
+
+def test_a_recording_too_short_to_hold_a_word_fails_at_intake_and_is_never_uploaded(
+    no_worker: dict, tmp_path: Path
+) -> None:
+    import numpy as np
+    import soundfile
+
+    noise = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
+    files = {"ten-ms": (noise[:160], 16_000), "24-ms-at-44k": (noise[:1058], 44_100), "25-ms": (noise[:400], 16_000)}
+    good = short_sample(1)[0]
+    rows = []
+    for name, (samples, rate) in files.items():
+        soundfile.write(tmp_path / f"{name}.wav", samples, rate)
+        rows.append({**good, "recording_id": name, "audio": f"{name}.wav"})
+    manifest = tmp_path / "night.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = CliRunner().invoke(app, ["enqueue", str(manifest), "--run", "night-short"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "failed at intake night.jsonl line 1: audio_too_short: 10.0 ms is under the 25 ms minimum" in said
+    assert "failed at intake night.jsonl line 2: audio_too_short" in said
+    assert "Traceback" not in result.output
+    assert len(_objects(get_settings().s3_bucket)) == 1
+    with session_scope(get_settings().database_url) as session:
+        failed = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
+    assert failed == {"ten-ms": "audio_too_short", "24-ms-at-44k": "audio_too_short", "25-ms": None}

@@ -3,8 +3,10 @@ import io
 import numpy as np
 import pytest
 import soundfile
+from hypothesis import given
+from hypothesis import strategies as st
 
-from scoring.audio import SAMPLE_RATE, AudioError, decode, probe
+from scoring.audio import MIN_SAMPLES, SAMPLE_RATE, AudioError, decode, probe
 from tests.conftest import sample_wav
 
 
@@ -44,14 +46,28 @@ def test_stereo_44k_becomes_16k_mono() -> None:
         (_encode(np.zeros((0,), dtype=np.float32), SAMPLE_RATE), "audio_empty"),
         (_encode(np.zeros(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE), "audio_silent"),
         (_encode(np.full(SAMPLE_RATE * 41, 0.1, dtype=np.float32), SAMPLE_RATE), "audio_too_long"),
+        (_encode(np.full(160, 0.1, dtype=np.float32), SAMPLE_RATE), "audio_too_short"),
+        (_encode(np.full(MIN_SAMPLES - 1, 0.1, dtype=np.float32), SAMPLE_RATE), "audio_too_short"),
+        (_encode(np.zeros(160, dtype=np.float32), SAMPLE_RATE), "audio_too_short"),
     ],
-    ids=["zero bytes", "corrupt", "no samples", "silent", "too long"],
+    ids=["zero bytes", "corrupt", "no samples", "silent", "too long", "10 ms", "a sample short", "short silence"],
 )
 def test_bad_audio_fails_with_its_reason(data: bytes, reason: str) -> None:
     with pytest.raises(AudioError) as caught:
         decode(data, max_seconds=40)
     assert caught.value.reason == reason
     assert caught.value.detail
+
+
+@given(st.integers(1, 4 * MIN_SAMPLES), st.sampled_from([8_000, 16_000, 22_050, 44_100, 48_000]))
+def test_one_minimum_length_at_every_rate(frames: int, rate: int) -> None:
+    """Under MIN_SAMPLES once at 16 kHz is too short, whatever the file's rate; anything longer decodes."""
+    data = _encode(np.full(frames, 0.1, dtype=np.float32), rate)
+    try:
+        assert len(decode(data, max_seconds=40)) >= MIN_SAMPLES
+    except AudioError as error:
+        assert error.reason == "audio_too_short"
+        assert round(frames * SAMPLE_RATE / rate) <= MIN_SAMPLES
 
 
 def test_the_length_limit_is_configurable() -> None:

@@ -63,3 +63,25 @@ def test_bad_batch_sizes_are_refused(sizes: tuple[int, ...]) -> None:
 def test_a_cache_too_small_for_the_largest_batch_is_refused() -> None:
     with pytest.raises(ValueError, match="no window"):
         BucketPlan((1, 256), 1024, 4096)
+
+
+@given(
+    st.lists(st.integers(1, 512), min_size=1, max_size=8, unique=True).map(sorted),
+    st.integers(64 * 512, 1 << 20),
+    st.integers(1, 4096),
+)
+def test_fitting_keeps_exactly_the_batch_sizes_a_context_fits(sizes: list[int], cache: int, context: int) -> None:
+    plan = BucketPlan(tuple(sizes), cache, 4096)
+    kept = [size for size in sizes if plan.cache_length(size) >= context]
+    if not kept:
+        with pytest.raises(ValueError, match="room for a context"):
+            plan.fitting(context)
+        return
+    fitted = plan.fitting(context)
+    assert fitted.batch_sizes == tuple(kept)
+    assert all(fitted.cache_length(size) == plan.cache_length(size) for size in kept)
+
+
+def test_the_default_cache_leaves_512_rows_too_little_for_a_real_context() -> None:
+    plan = BucketPlan((1, 64, 128, 256, 512), 262144, 4096)
+    assert plan.fitting(760).batch_sizes == (1, 64, 128, 256)
