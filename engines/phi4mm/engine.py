@@ -115,6 +115,10 @@ class Phi4Engine:
         self.config = config
         self.task: TaskFormat = get_format(config.task_format)
         self.device = resolve_device(config.device)
+        if self.device.type == "cuda":
+            # One GPU per process: the allocator's cache, memory figures and any tensor made
+            # without a device then belong to this engine's GPU, also for `cuda:N` with N > 0.
+            torch.cuda.set_device(self.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
         self.lexicon = lexicon or default_lexicon()
         adapter_hash = None
