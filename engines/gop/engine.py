@@ -3,7 +3,8 @@
 Each recording is force-aligned to its reference and decoded by a free phone loop
 (`analysis`); calibration (`calibration`, fitted by `pronscore train-gop`) maps the evidence to
 the corpus's scores (`assess`). A recording that cannot be aligned fails alone with
-`alignment_failed`; no exception from one recording reaches its batch-mates.
+`alignment_failed`, one where another sentence was read with `wrong_text`; no exception from
+one recording reaches its batch-mates.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from engines.base import EngineVersion, ScoringItem
-from engines.gop.analysis import AlignmentFailed, Analyser
+from engines.gop.analysis import AlignmentFailed, Analyser, WrongText
 from engines.gop.assess import assessment
 from engines.gop.calibration import load_calibration
+from engines.gop.offtask import shipped_sha256
 from engines.gop.spec import NAME
 from engines.gop.version import GopVersion
 from scoring.assessment import AssessmentResult
@@ -52,7 +54,8 @@ class GopEngine:
         self.analyser = Analyser(lexicon)
         sphinx = package_version("pocketsphinx")
         self._version = EngineVersion(
-            name=f"gop-{ACOUSTIC_MODEL}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}",
+            name=f"gop-{ACOUSTIC_MODEL}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}"
+            f"+offtask-{shipped_sha256()[:12]}",
             engine=NAME,
             base_model=ACOUSTIC_MODEL,
             base_revision=sphinx,
@@ -72,6 +75,8 @@ class GopEngine:
         started = time.perf_counter()
         try:
             result = assessment(self.analyser.analyse(item.samples, item.reference_text), self.calibration)
+        except WrongText as error:
+            return failed(FailureReason.wrong_text, str(error))
         except AlignmentFailed as error:
             return failed(FailureReason.alignment_failed, str(error))
         except Exception as error:  # a decoder error on one recording must not fail its batch

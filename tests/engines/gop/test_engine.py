@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from engines import ScoringItem
-from engines.gop import GopEngine
+from engines.gop import GopConfig, GopEngine
 from scoring.audio import decode
 from scoring.failures import FailureReason
 from tests.conftest import sample_wav
@@ -82,19 +84,49 @@ def test_audio_that_is_not_speech_fails_alone_with_alignment_failed(
     assert results[1].scored, "its batch-mate is scored"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN",
-        "XYZZY QWRTPLK",
-        "",
-    ],
-    ids=["another-sentence", "unknown-words", "empty-text"],
-)
-def test_a_reference_that_was_not_read_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
+@pytest.mark.parametrize("text", ["XYZZY QWRTPLK", ""], ids=["unknown-words", "empty-text"])
+def test_a_reference_without_known_words_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
     path, _ = sample_wav(0)
     [result] = gop_engine.score([ScoringItem(decode(path.read_bytes(), 40.0), text)])
     assert result.failure.reason is FailureReason.alignment_failed, result.to_dict()
+
+
+def test_the_issues_recording_read_against_another_sentence_fails_wrong_text_and_scores_with_its_own(
+    gop_engine: GopEngine,
+) -> None:
+    """000010011 ("WE CALL IT BEAR") was scored a plausible 5 against another learner's sentence."""
+    path, own = sample_wav(0)
+    samples = decode(path.read_bytes(), 40.0)
+    wrong, right = gop_engine.score([ScoringItem(samples, "HE'S UNDER MY CARE TOO"), ScoringItem(samples, own)])
+    assert wrong.failure is not None and wrong.failure.reason is FailureReason.wrong_text, wrong.to_dict()
+    assert "not what was read" in wrong.failure.detail
+    assert right.scored, right.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("index", "text"),
+    [
+        (7, "COOL FOR HIM TO STICK UP FOR HER"),
+        (30, "LOOK AT ANN'S PANTS"),
+        pytest.param(
+            112,
+            "WE CALL IT BEAR",
+            marks=pytest.mark.xfail(
+                strict=True, reason="a short sentence aligned inside a long reading: the off-task check misses it"
+            ),
+        ),
+        (0, "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN"),
+    ],
+    ids=["longer", "shorter", "much-shorter", "much-longer"],
+)
+def test_a_recording_read_against_another_sentence_fails_wrong_text(
+    gop_engine: GopEngine, index: int, text: str
+) -> None:
+    path, own = sample_wav(index)
+    samples = decode(path.read_bytes(), 40.0)
+    wrong, right = gop_engine.score([ScoringItem(samples, text), ScoringItem(samples, own)])
+    assert wrong.failure is not None and wrong.failure.reason is FailureReason.wrong_text, wrong.to_dict()
+    assert right.scored, right.to_dict()
 
 
 def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
@@ -102,4 +134,36 @@ def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     calibration = gop_engine.calibration
     assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
-    assert version.detail.method == "gop-v1" and not version.meaningless
+    assert version.detail.method == "gop-v2" and not version.meaningless
+
+
+# Three sample recordings of different sentences (3.0, 4.1 and 1.9 s).
+SAME_SCORE_SAMPLES = (7, 30, 44)
+
+
+@pytest.fixture(scope="module")
+def scored_alone() -> dict[int, dict]:
+    """Each recording scored by an engine that has scored nothing before it."""
+    return {index: GopEngine(GopConfig()).score([_item(index)])[0].to_dict() for index in SAME_SCORE_SAMPLES}
+
+
+def _item(index: int) -> ScoringItem:
+    path, text = sample_wav(index)
+    return ScoringItem(decode(path.read_bytes(), 40.0), text)
+
+
+# No shrinking: each example scores recordings for seconds, and any failure says enough.
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(order=st.lists(st.sampled_from(SAME_SCORE_SAMPLES), min_size=2, max_size=4))
+def test_a_recording_scores_the_same_alone_in_any_order_and_company(
+    gop_engine: GopEngine, scored_alone: dict[int, dict], order: list[int]
+) -> None:
+    """Scoring is a function of the audio and the text: one engine scoring the recordings in
+    any order, repeated or not, gives each the result it gets alone on a new engine."""
+    results = gop_engine.score([_item(index) for index in order])
+    assert [r.to_dict() for r in results] == [scored_alone[index] for index in order]
