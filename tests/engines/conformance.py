@@ -78,7 +78,14 @@ def a_batch_of_mixed_lengths_keeps_each_result_its_own(engine: Engine, name: str
     assert len(results) == len(items)
     for one, result in zip(items, results, strict=True):
         assert_well_formed(result, one.reference_text)
-    assert all(result.scored for result in results), [r.to_dict() for r in results if not r.scored]
+        assert result.to_dict() == engine.score([one])[0].to_dict(), "a result differs from the one alone"
+    # A test checkpoint (its version says its scores are meaningless) may write an answer that
+    # does not parse; any other failure, or a real model's, is the engine's.
+    unscored = [r for r in results if not r.scored]
+    tolerated = engine.version.meaningless and all(
+        r.failure is not None and r.failure.reason is FailureReason.unparseable_output for r in unscored
+    )
+    assert not unscored or tolerated, [r.to_dict() for r in unscored]
 
 
 def alone_and_in_company_score_the_same(engine: Engine, name: str) -> None:
