@@ -12,6 +12,8 @@ beside its manifest (`engines/gop/data/phone-classifier.{npz,json}` by default).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import multiprocessing
 import time
@@ -113,7 +115,7 @@ def train(recipe: Recipe, x: np.ndarray, y: np.ndarray) -> PhoneClassifier:
     z = torch.from_numpy((x - mean) / scale)
     targets = torch.from_numpy(y)
     sizes = (x.shape[1], *recipe.hidden, len(PHONE_CLASSES))
-    linears = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    linears = [torch.nn.Linear(a, b) for a, b in itertools.pairwise(sizes)]
     parts: list[torch.nn.Module] = []
     for number, linear in enumerate(linears):
         parts.append(linear)
@@ -194,8 +196,6 @@ def main() -> None:
         "validation": {"speakers": len(held), "frames": len(hx), **figures,
                        "candidates": {str(list(r[1].hidden)): r[3] for r in results}},
     }  # fmt: skip
-    import hashlib
-
     manifest["sha256"] = hashlib.sha256(data).hexdigest()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "phone-classifier.npz").write_bytes(data)

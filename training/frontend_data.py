@@ -78,9 +78,9 @@ def sample_speakers(labels: Path) -> set[str]:
 
 
 def chosen(utterances: list[CorpusUtterance], limit: int) -> list[CorpusUtterance]:
-    """A fixed pseudo-random subset (by a hash of the id), so reruns pick the same utterances."""
-    ranked = sorted(utterances, key=lambda u: hashlib.sha256(u.utt.encode()).hexdigest())
-    return sorted(ranked[:limit], key=lambda u: u.utt)
+    """A fixed pseudo-random subset (by a hash of the id), in that order: reruns pick the same
+    utterances, and a larger limit extends a smaller one's."""
+    return sorted(utterances, key=lambda u: hashlib.sha256(u.utt.encode()).hexdigest())[:limit]
 
 
 def frame_targets(phones: Iterable[tuple[str, int, int]], frames: int) -> np.ndarray:

@@ -59,7 +59,9 @@ class PhoneClassifier:
     def from_npz(cls, data: bytes, manifest: dict[str, Any]) -> PhoneClassifier:
         sha256 = hashlib.sha256(data).hexdigest()
         if manifest.get("sha256") != sha256:
-            raise ClassifierError(f"the classifier's weights (sha256 {sha256[:12]}) are not the ones its manifest names")
+            raise ClassifierError(
+                f"the classifier's weights (sha256 {sha256[:12]}) are not the ones its manifest names"
+            )
         if tuple(manifest.get("classes", ())) != PHONE_CLASSES:
             raise ClassifierError("the classifier was trained on another phone set")
         arrays = {k: v.astype(np.float32) for k, v in np.load(io.BytesIO(data)).items()}

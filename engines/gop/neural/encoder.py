@@ -78,7 +78,9 @@ def checked_files(folder: Path) -> EncoderFiles:
         raise FrontEndUnavailable(f"{folder} has no model.bin (a CTranslate2 Whisper model folder)")
     found = sha256_of(weights)
     if found not in KNOWN_WEIGHTS:
-        raise FrontEndUnavailable(f"{weights} has sha256 {found[:12]}, not the tiny.en weights the phone classifier was trained on")
+        raise FrontEndUnavailable(
+            f"{weights} has sha256 {found[:12]}, not the tiny.en weights the phone classifier was trained on"
+        )
     return EncoderFiles(folder, found)
 
 

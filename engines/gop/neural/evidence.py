@@ -37,6 +37,9 @@ def neural_evidence(phones: Sequence[AlignedPhone], log_posteriors: np.ndarray) 
         best = int(mean.argmax())
         lpp = float(mean[_INDEX[phone.phone]])
         frames = max(phone.duration, 1)
-        evidence.append(PhoneEvidence(phone.word_index, phone.phone, phone.start, phone.duration, lpp * frames,
-                                      PHONE_CLASSES[best], float(mean[best]) * frames, lpp - float(mean[best])))  # fmt: skip
+        top = float(mean[best])
+        evidence.append(
+            PhoneEvidence(phone.word_index, phone.phone, phone.start, phone.duration, lpp * frames,
+                          PHONE_CLASSES[best], top * frames, lpp - top)
+        )  # fmt: skip
     return evidence
