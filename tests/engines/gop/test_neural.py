@@ -18,7 +18,7 @@ from engines.gop.aligner import AlignedPhone
 from engines.gop.engine import GopConfig, GopEngine, front_end
 from engines.gop.neural.classes import PHONE_CLASSES, SILENCE
 from engines.gop.neural.classifier import ClassifierError, PhoneClassifier, load_classifier
-from engines.gop.neural.encoder import HUB_ID, FrontEndUnavailable, checked_files, locate
+from engines.gop.neural.encoder import HUB_ID, FrontEndUnavailable, checked_files, locate, log_mel
 from engines.gop.neural.evidence import neural_evidence
 
 CLASSES = len(PHONE_CLASSES)
@@ -128,3 +128,15 @@ def test_neural_without_the_weights_is_an_error_not_a_silent_fallback(tmp_path: 
 
 def test_pocketsphinx_chosen_never_loads_the_front_end() -> None:
     assert front_end(GopConfig(frontend="pocketsphinx")) is None
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(401, 48_000), st.integers(0, 2**32 - 1))
+def test_log_mel_equals_whispers_feature_extractor(length: int, seed: int) -> None:
+    from transformers import WhisperFeatureExtractor
+
+    samples = (np.random.default_rng(seed).normal(size=length) * 0.1).astype(np.float32)
+    extractor = WhisperFeatureExtractor(feature_size=80, sampling_rate=16_000)
+    expected = extractor(samples, sampling_rate=16_000, padding="longest", return_tensors="np")["input_features"][0]
+    found = log_mel(samples, extractor.mel_filters.astype(np.float32))
+    assert found.shape == expected.shape and np.abs(found - expected).max() < 1e-3
