@@ -6,7 +6,12 @@ speech: no best-path rescoring (with it the first pass can end in a one-frame `<
 second pass fails), very wide beams, and every senone scored in every frame (`compallsen`):
 otherwise only the aligned senones are scored, and a phone's score is not comparable with
 what a free phone loop finds in the same frames. A failed alignment is retried once at
-wider beams on a second decoder, built only when first needed.
+wider beams.
+
+Each recording gets decoders of its own: a PocketSphinx decoder keeps state from one
+utterance to the next (the scores of a recording moved with what was decoded before it),
+and a new one costs about 10 ms of CPU, so scoring is a function of the audio and the text
+alone.
 """
 
 from __future__ import annotations
@@ -91,15 +96,7 @@ def _dictionary_name(text: str, variant: int) -> str:
 
 
 class ForcedAligner:
-    """One decoder per beam setting, built once and reused for every recording."""
-
-    def __init__(self) -> None:
-        self._decoders: dict[float, Decoder] = {BEAMS[0]: _decoder(BEAMS[0])}
-
-    def _get(self, beam: float) -> Decoder:
-        if beam not in self._decoders:
-            self._decoders[beam] = _decoder(beam)
-        return self._decoders[beam]
+    """Aligns each recording on a new decoder per beam setting, so none carries state."""
 
     def align(self, pcm: bytes, words: Sequence[WordEntry]) -> ForcedAlignment | None:
         """Align the known words of a sentence; None when no beam setting finds an alignment.
@@ -109,7 +106,7 @@ class ForcedAligner:
             return None
         for beam in BEAMS:
             try:
-                return self._align_with(self._get(beam), pcm, spoken)
+                return self._align_with(_decoder(beam), pcm, spoken)
             except RuntimeError as error:
                 log.debug("forced alignment failed at beam %g: %s", beam, error)
         return None

@@ -1,7 +1,8 @@
 """A free phone loop: which phone the acoustic model hears in each stretch of audio.
 
 No language model (a phone LM's scores leak into the segment scores and blur the comparison
-with the aligned phone). The decoder is built once and reused for every recording.
+with the aligned phone). Each recording is decoded by a new decoder, as in the aligner: a
+reused one carries state from one utterance to the next.
 """
 
 from __future__ import annotations
@@ -35,25 +36,26 @@ class LoopSegment:
         return self.phone in FILLERS or self.phone.startswith("<") or self.phone.startswith("+")
 
 
-class PhoneLoop:
-    def __init__(self) -> None:
-        dictionary = placeholder_dictionary()
-        try:
-            self._decoder = Decoder(hmm=acoustic_model(), dict=dictionary, lm=None, loglevel="FATAL")
-        finally:
-            os.unlink(dictionary)
-        self._decoder.add_allphone_file(SEARCH, None)
-        self._decoder.activate_search(SEARCH)
-        self._log = self._decoder.get_logmath()
+def _decoder() -> Decoder:
+    dictionary = placeholder_dictionary()
+    try:
+        decoder = Decoder(hmm=acoustic_model(), dict=dictionary, lm=None, loglevel="FATAL")
+    finally:
+        os.unlink(dictionary)
+    decoder.add_allphone_file(SEARCH, None)
+    decoder.activate_search(SEARCH)
+    return decoder
 
+
+class PhoneLoop:
     def decode(self, pcm: bytes) -> list[LoopSegment]:
-        decoder = self._decoder
+        decoder = _decoder()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         # Segment.ascore is a probability; its log in logmath units is on the aligner's scale.
         return [
-            LoopSegment(s.word, s.start_frame, s.end_frame, float(self._log.log(s.ascore)))
+            LoopSegment(s.word, s.start_frame, s.end_frame, float(decoder.get_logmath().log(s.ascore)))
             for s in decoder.seg()
             if s.end_frame >= s.start_frame
         ]

@@ -23,10 +23,7 @@ TEST_SETTINGS: dict[str, Callable[[pytest.FixtureRequest], dict[str, str]]] = {
     },
 }
 # Cases an engine fails today, each with the reason; the mark is strict, so a fix must remove it.
-KNOWN_FAILURES = {
-    ("gop", "alone_and_in_company_score_the_same"): "the GOP decoders carry state from one recording to "
-    "the next (issue 20); the gopa branch resets it",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def test_every_registered_engine_says_how_tests_load_it() -> None:

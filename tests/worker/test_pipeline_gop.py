@@ -67,3 +67,47 @@ def test_gop_scores_the_night_with_word_and_phone_scores_and_fails_noise_alone(
     exposed = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert "pronscore_recordings_scored_total 4.0" in exposed
     assert 'pronscore_recordings_failed_total{reason="alignment_failed"} 1.0' in exposed
+
+
+def _results_by_source(run: str) -> dict[str, tuple]:
+    """Each recording's stored result: its scores, transcripts, word and phone scores."""
+    with session_scope(get_settings().database_url) as session:
+        found = {}
+        for recording, assessment in session.execute(
+            select(Recording, Assessment).join(Assessment, Assessment.recording_id == Recording.id)
+        ).all():
+            words = session.execute(
+                select(WordScore.word_index, WordScore.accuracy, WordScore.error_type)
+                .where(WordScore.assessment_id == assessment.id)
+                .order_by(WordScore.word_index)
+            ).all()
+            phones = session.execute(
+                select(PhoneScore.position, PhoneScore.score, PhoneScore.gop, PhoneScore.heard)
+                .where(PhoneScore.assessment_id == assessment.id)
+                .order_by(PhoneScore.position)
+            ).all()
+            scores = (assessment.accuracy, assessment.fluency, assessment.prosodic, assessment.total)
+            transcripts = (assessment.word_transcript, assessment.phoneme_transcript)
+            found[recording.source_id] = (scores, transcripts, [tuple(w) for w in words], [tuple(p) for p in phones])
+        return found
+
+
+def test_copies_of_a_recording_get_identical_results_whatever_the_worker_scored_before(
+    gop_env: dict, worker_process: WorkerProcess
+) -> None:
+    """Four recordings enqueued three times under new ids, each copy in another order: every
+    copy gets the same scores, words and phones as the others."""
+    rows = short_sample(4)
+    orders = [rows, rows[::-1], rows[2:] + rows[:2]]
+    copies = [
+        {**row, "recording_id": f"copy{n}-{row['recording_id']}"} for n, order in enumerate(orders) for row in order
+    ]
+    ScoringClient().enqueue(copies, run="night-copies")
+    worker_process.ensure_running(gop_env)
+
+    assert wait_for_run("night-copies", len(copies)) == {"scored": len(copies)}
+    found = _results_by_source("night-copies")
+    for row in rows:
+        results = [found[f"copy{n}-{row['recording_id']}"] for n in range(len(orders))]
+        assert results[0][3], "phones are stored"
+        assert results[1:] == [results[0]] * (len(orders) - 1), row["recording_id"]

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from engines import ScoringItem
-from engines.gop import GopEngine
+from engines.gop import GopConfig, GopEngine
 from scoring.audio import decode
 from scoring.failures import FailureReason
 from tests.conftest import sample_wav
@@ -103,3 +105,35 @@ def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
     assert version.detail.method == "gop-v1" and not version.meaningless
+
+
+# Three sample recordings of different sentences (3.0, 4.1 and 1.9 s).
+SAME_SCORE_SAMPLES = (7, 30, 44)
+
+
+@pytest.fixture(scope="module")
+def scored_alone() -> dict[int, dict]:
+    """Each recording scored by an engine that has scored nothing before it."""
+    return {index: GopEngine(GopConfig()).score([_item(index)])[0].to_dict() for index in SAME_SCORE_SAMPLES}
+
+
+def _item(index: int) -> ScoringItem:
+    path, text = sample_wav(index)
+    return ScoringItem(decode(path.read_bytes(), 40.0), text)
+
+
+# No shrinking: each example scores recordings for seconds, and any failure says enough.
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(order=st.lists(st.sampled_from(SAME_SCORE_SAMPLES), min_size=2, max_size=4))
+def test_a_recording_scores_the_same_alone_in_any_order_and_company(
+    gop_engine: GopEngine, scored_alone: dict[int, dict], order: list[int]
+) -> None:
+    """Scoring is a function of the audio and the text: one engine scoring the recordings in
+    any order, repeated or not, gives each the result it gets alone on a new engine."""
+    results = gop_engine.score([_item(index) for index in order])
+    assert [r.to_dict() for r in results] == [scored_alone[index] for index in order]
