@@ -14,11 +14,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engines.gop.features import PHONE_FEATURES, UTTERANCE_FEATURES, WORD_FEATURES
+from engines.gop.features import PHONE_FEATURES, POCKETSPHINX_FEATURES, UTTERANCE_FEATURES, WORD_FEATURES
 from scoring.scores import SCORE_ASPECTS
 from training.gop import ALPHAS, FEATURES, Analysed, LevelRows, Selection, level_rows, phone_centres
 
-CANDIDATES = {"phone": PHONE_FEATURES, "word": WORD_FEATURES} | {a: UTTERANCE_FEATURES for a in SCORE_ASPECTS}
+# With the neural front end, PocketSphinx's own features are candidates too (`select` keeps the
+# candidates a level's rows have).
+CANDIDATES = {"phone": PHONE_FEATURES, "word": WORD_FEATURES + POCKETSPHINX_FEATURES} | {
+    a: UTTERANCE_FEATURES + POCKETSPHINX_FEATURES for a in SCORE_ASPECTS
+}
 ALPHA_GRID = (0.003, 0.03, 0.3, 3.0)
 INNER_FOLDS = 4
 MAX_FEATURES = 6
@@ -80,6 +84,7 @@ def select(items: Sequence[Analysed]) -> Selection:
     rows: LevelRows = level_rows(usable, phone_centres(usable))[0]
     features, alphas = {}, {}
     for level, candidates in CANDIDATES.items():
+        present = tuple(c for c in candidates if c in rows.rows[level][0])
         features[level], alphas[level] = select_level(rows.rows[level], rows.targets[level], rows.speakers[level],
-                                                      candidates)  # fmt: skip
+                                                      present)  # fmt: skip
     return Selection(features, alphas)

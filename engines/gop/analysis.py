@@ -24,6 +24,7 @@ from engines.gop.features import (
     PhoneEvidence,
     centred,
     phone_evidence,
+    pocketsphinx_features,
     utterance_features,
     word_features,
 )
@@ -74,11 +75,21 @@ def features(analysis: Analysis, centres: dict[str, float]) -> Features:
     if analysis.method == "loop" and not analysis.neural:
         evidence = [_fallback_gop(e, analysis.scale) for e in evidence]
     by_word = {w.index: [e for e in evidence if e.word_index == w.index] for w in analysis.alignment.words}
-    return Features(
-        evidence,
-        utterance_features(analysis.alignment, evidence, analysis.loop, analysis.seconds, analysis.scale),
-        {index: word_features(phones) for index, phones in by_word.items() if phones},
-    )
+    utterance = utterance_features(analysis.alignment, evidence, analysis.loop, analysis.seconds, analysis.scale)
+    words = {index: word_features(phones) for index, phones in by_word.items() if phones}
+    if analysis.neural:
+        _add_pocketsphinx(analysis, utterance, words)
+    return Features(evidence, utterance, words)
+
+
+def _add_pocketsphinx(analysis: Analysis, utterance: dict[str, float], words: dict[int, dict[str, float]]) -> None:
+    """Beside the neural features, PocketSphinx's own view of the same alignment (`ps_`): its
+    phone loop's agreement with the canonical phones and its raw GOP, which cost nothing more
+    (both searches have run) and carry what the encoder's posteriors may miss."""
+    found = phone_evidence(analysis.alignment, analysis.loop)
+    utterance |= pocketsphinx_features(found)
+    for index, row in words.items():
+        row |= pocketsphinx_features([e for e in found if e.word_index == index])
 
 
 def check_fit(found: Features, min_gop_mean: float) -> None:

@@ -156,6 +156,20 @@ def word_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
     }
 
 
+POCKETSPHINX_FEATURES = ("ps_agree_share", "ps_gop_mean")
+
+
+def pocketsphinx_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
+    """PocketSphinx's share of phones its loop agrees with, and its mean raw (uncentred) GOP;
+    added beside the neural front end's features."""
+    if not evidence:
+        return dict.fromkeys(POCKETSPHINX_FEATURES, 0.0)
+    return {
+        "ps_agree_share": float(np.mean([e.competitor == e.phone for e in evidence])),
+        "ps_gop_mean": float(np.mean([e.gop for e in evidence])),
+    }
+
+
 def phone_features(evidence: PhoneEvidence) -> dict[str, float]:
     return {
         "gop": evidence.gop,
