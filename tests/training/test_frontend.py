@@ -68,3 +68,18 @@ def test_selection_keeps_the_feature_that_predicts_for_new_speakers_and_leaves_n
     targets = 5 + 2 * signal + rng.normal(scale=0.5, size=240)
     features, alpha = select_level(rows, targets.tolist(), speakers, ("noise", "signal"))
     assert features == ("signal",) and alpha > 0
+
+
+@pytest.mark.parametrize("command", [["train-gop"], ["evaluate", "--engine", "gop"]])
+def test_the_release_folder_as_cloned_names_the_missing_human_scores(tmp_path: Path, command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    root = _corpus(tmp_path / "speechocean762")
+    (root / "test").mkdir()
+    (root / "test" / "wav.scp").write_text("")
+    result = CliRunner().invoke(app, [*command, "--data", str(root), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "resource/scores.json" in message and "human scores" in message and "WAVE/" in message
