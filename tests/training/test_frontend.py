@@ -78,6 +78,7 @@ def test_the_release_folder_as_cloned_names_the_missing_human_scores(tmp_path: P
 
     root = _corpus(tmp_path / "speechocean762")
     (root / "test").mkdir()
+    (root / "WAVE").mkdir()
     (root / "test" / "wav.scp").write_text("")
     result = CliRunner().invoke(app, [*command, "--data", str(root), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
