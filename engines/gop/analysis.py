@@ -28,6 +28,7 @@ from engines.gop.features import (
     utterance_features,
     word_features,
 )
+from engines.gop.neural.classes import SILENCE
 from engines.gop.phone_loop import LoopSegment, PhoneLoop
 from scoring.audio import SAMPLE_RATE
 from scoring.lexicon import Lexicon, WordEntry, default_lexicon
@@ -36,6 +37,9 @@ from scoring.mdd import diff
 if TYPE_CHECKING:
     from engines.gop.neural.frontend import NeuralFrontEnd
 
+# Of the aligned phones, the share the neural front end may hear as silence: at most 0.73 in
+# the speechocean762 sample, 1.0 for digital silence.
+MAX_SILENT_SHARE = 0.85
 MIN_SPEECH_SHARE = 0.3  # of the aligned span, the loop must hear speech at least this much
 
 
@@ -92,8 +96,12 @@ def _add_pocketsphinx(analysis: Analysis, utterance: dict[str, float], words: di
         row |= pocketsphinx_features([e for e in found if e.word_index == index])
 
 
-def check_fit(found: Features, min_gop_mean: float) -> None:
-    """Reject an alignment whose phones fit far worse than any reading of the reference should."""
+def check_fit(found: Features, min_gop_mean: float, neural: bool = False) -> None:
+    """Reject an alignment whose phones fit far worse than any reading of the reference should,
+    or (neural front end) where its posteriors hear silence under nearly every phone."""
+    silent = float(np.mean([e.competitor == SILENCE for e in found.evidence]))
+    if neural and silent > MAX_SILENT_SHARE:
+        raise AlignmentFailed(f"the front end heard silence under {silent:.0%} of the phones: is there speech?")
     if found.utterance["gop_mean"] < min_gop_mean:
         raise AlignmentFailed(
             f"the phones fit the audio far worse than usual (mean centred GOP {found.utterance['gop_mean']:.1f} "

@@ -87,7 +87,7 @@ def _sentence_diff(analysis: Analysis, found: Features, threshold: float) -> Sen
 def assessment(analysis: Analysis, calibration: Calibration) -> AssessmentResult:
     """Raises AlignmentFailed when the phones fit too badly to be a reading of the reference."""
     found = features(analysis, calibration.phone_centres)
-    check_fit(found, calibration.min_gop_mean)
+    check_fit(found, calibration.min_gop_mean, analysis.neural)
     models = calibration.models
     sentence = _sentence_diff(analysis, found, calibration.substitution_gop)
     phones = tuple(
