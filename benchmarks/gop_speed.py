@@ -4,8 +4,10 @@ Loads the engine once (its load time is reported apart), then scores every sampl
 one by one and reports the process's CPU time per recording (all threads), the wall time,
 and the split between forced alignment, the phone loop, the neural front end (log-mel, encoder,
 classifier; when it runs) and the rest (features, calibration, assessment), and what a 16-core
-server with one worker process per core would score per hour at that CPU cost. The worker's
-own CPU per recording around the engine is measured by `benchmarks/pipeline_cpu.py --engine gop`.
+server with one worker process per core would score per hour at that CPU cost. Each recording
+gets new decoders (a reused one carries state); what building them costs is reported apart,
+and is included in the alignment's and the loop's time. The worker's own CPU per recording
+around the engine is measured by `benchmarks/pipeline_cpu.py --engine gop`.
 
     .venv/bin/python benchmarks/gop_speed.py [--frontend auto|neural|pocketsphinx] [--repeat 1]
 """
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engines import ScoringItem  # noqa: E402
-from engines.gop import GopConfig, GopEngine  # noqa: E402
+from engines.gop import GopConfig, GopEngine, aligner, phone_loop  # noqa: E402
 from engines.gop.analysis import Analyser  # noqa: E402
 from scoring.audio import decode  # noqa: E402
 from training.data import load_dataset  # noqa: E402
@@ -42,6 +44,15 @@ def timed(analyser: Analyser, totals: dict[str, float]) -> None:
         return found
 
     analyser.analyse = analyse_timed  # type: ignore[method-assign]
+
+
+def decoder_build_seconds(rounds: int = 10) -> float:
+    """CPU seconds to build the two decoders every recording gets (aligner and phone loop)."""
+    started = time.process_time()
+    for _ in range(rounds):
+        aligner._decoder(aligner.BEAMS[0])
+        phone_loop._decoder()
+    return (time.process_time() - started) / rounds
 
 
 def main() -> None:
@@ -78,6 +89,7 @@ def main() -> None:
             "neural_front_end": round(totals["neural"] / count, 3),
             "rest": round((cpu - sum(totals.values())) / count, 3),
         },
+        "decoder_build_cpu_seconds_per_recording": round(decoder_build_seconds(), 4),
         "engine_load_cpu_seconds": round(load, 2),
         "cpus": os.cpu_count(),
         "recordings_per_hour_16_cores": round(16 * 3600 * count / cpu),

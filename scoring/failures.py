@@ -27,6 +27,7 @@ class FailureReason(StrEnum):
     unparseable_output = "unparseable_output"
     attempts_exhausted = "attempts_exhausted"
     alignment_failed = "alignment_failed"
+    wrong_text = "wrong_text"
     engine_error = "engine_error"
 
     @classmethod
@@ -91,10 +92,17 @@ EXPLANATIONS: dict[FailureReason, Explanation] = {
         "Scoring stopped after it crashed several times on this recording. Ask whoever runs pronscore to retry it.",
     ),
     FailureReason.alignment_failed: Explanation(
-        "The reference sentence could not be found in the audio (GOP): silence, noise, or another sentence "
-        "read. Check the recording and its text.",
-        "The recording does not sound like the sentence read aloud (silence, noise or another sentence). Ask "
-        "the learner to read it again.",
+        "The reference sentence could not be found in the audio (GOP): silence, noise, or no speech where the "
+        "words should be. Check the recording.",
+        "No reading of the sentence could be heard in the recording (silence or noise). Ask the learner to "
+        "read it again.",
+    ),
+    FailureReason.wrong_text: Explanation(
+        "Speech was heard, but not the reference sentence (GOP): another sentence was read, or the manifest "
+        "gives the wrong text for this recording. Check the row's text; if it was wrong, enqueue the row again "
+        "with the right one.",
+        "The learner seems to have read another sentence than the one set. Check which sentence was set and "
+        "ask the learner to read that one.",
     ),
     FailureReason.engine_error: Explanation(
         "The engine raised an error on this recording even when given it alone; the detail is the error. "

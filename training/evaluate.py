@@ -129,7 +129,7 @@ def _comparability(task_format: str | None) -> tuple[str, str]:
     """A mark for the transcript columns of our row, and the note that explains it."""
     if task_format == "paper":
         return "", ""
-    if task_format == "gop-v1":
+    if task_format is not None and task_format.startswith("gop-"):
         return "†", (
             "\n† Not comparable with the paper's row: the GOP engine aligns the reference sentence itself, so its "
             "word transcript is the reference less the words it found omitted, and its phones are the canonical "

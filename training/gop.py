@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, features
+from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, WrongText, features
 from engines.gop.assess import assessment, heard
 from engines.gop.calibration import RANGES, Calibration, Ridge
 from engines.gop.features import FRAME_SECONDS, POCKETSPHINX_SCALE, centred, phone_features
@@ -245,6 +245,9 @@ def _predict(item: Analysed, calibration: Calibration, held: HeldOut, fold: int 
         return
     try:
         result = assessment(item.analysis, calibration)
+    except WrongText:
+        held.predictions[key] = {"recording_id": key, "status": "failed", "reason": "wrong_text"}
+        return
     except AlignmentFailed:
         held.predictions[key] = {"recording_id": key, "status": "failed", "reason": "alignment_failed"}
         return

@@ -5,7 +5,8 @@ to the canonical phones by edit distance (matched phones get the loop's frames a
 substituted and deleted ones a fixed low GOP). A recording is rejected, never scored with
 invented numbers, when neither gives a plausible alignment: no alignment at all, the loop
 heard too little speech where the words were put (silence, noise), or the phones fit far worse
-than usual (`check_fit`: most often another sentence than the reference).
+than usual (`check_fit`). Whether another sentence was read is the off-task check's to say
+(`offtask`), raising `WrongText`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ MIN_SPEECH_SHARE = 0.3  # of the aligned span, the loop must hear speech at leas
 
 class AlignmentFailed(Exception):
     """No plausible alignment of the reference to the audio."""
+
+
+class WrongText(AlignmentFailed):
+    """Speech was heard, but not the reference: another sentence, or words not read."""
 
 
 @dataclass(frozen=True)

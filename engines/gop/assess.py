@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from engines.gop.analysis import Analysis, Features, check_fit, features
 from engines.gop.calibration import Calibration
 from engines.gop.features import FRAME_SECONDS, PAUSE_SECONDS, PhoneEvidence, phone_features
+from engines.gop.offtask import OffTaskModel, check_read, load_offtask
 from scoring.alignment import Edit, Op
 from scoring.assessment import AssessmentResult
 from scoring.mdd import SentenceDiff, WordDiff
@@ -84,10 +85,13 @@ def _sentence_diff(analysis: Analysis, found: Features, threshold: float) -> Sen
     return SentenceDiff(words, [e.text for i, e in enumerate(analysis.entries) if not words[i].known])
 
 
-def assessment(analysis: Analysis, calibration: Calibration) -> AssessmentResult:
-    """Raises AlignmentFailed when the phones fit too badly to be a reading of the reference."""
+def assessment(analysis: Analysis, calibration: Calibration, offtask: OffTaskModel | None = None) -> AssessmentResult:
+    """Raises AlignmentFailed when the phones fit too badly to be a reading of the reference,
+    WrongText when the off-task check (`offtask`, else the one shipped) says another sentence
+    was read."""
     found = features(analysis, calibration.phone_centres)
     check_fit(found, calibration.min_gop_mean, analysis.neural)
+    check_read(analysis, offtask or load_offtask())
     models = calibration.models
     sentence = _sentence_diff(analysis, found, calibration.substitution_gop)
     phones = tuple(

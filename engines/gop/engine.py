@@ -5,8 +5,8 @@ Each recording is force-aligned to its reference and decoded by a free phone loo
 installed) each phone's evidence comes from a Whisper encoder's phone posteriors, otherwise
 from PocketSphinx alone, and the model version says which ran. Calibration (`calibration`,
 fitted by `pronscore train-gop`) maps the evidence to the corpus's scores (`assess`). A
-recording that cannot be aligned fails alone with `alignment_failed`; no exception from one
-recording reaches its batch-mates.
+recording that cannot be aligned fails alone with `alignment_failed`, one where another
+sentence was read with `wrong_text`; no exception from one recording reaches its batch-mates.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from engines.base import EngineVersion, ScoringItem
-from engines.gop.analysis import AlignmentFailed, Analyser
+from engines.gop.analysis import AlignmentFailed, Analyser, WrongText
 from engines.gop.assess import assessment
 from engines.gop.calibration import CalibrationError, load_calibration
+from engines.gop.offtask import shipped_sha256
 from engines.gop.spec import NAME
 from engines.gop.version import GopVersion
 from scoring.assessment import AssessmentResult
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ACOUSTIC_MODEL = "pocketsphinx/en-us"
 FrontEndChoice = Literal["auto", "neural", "pocketsphinx"]
+NEURAL_METHOD = "gop-nn-v1"  # GOP-NN from the neural front end, on new decoders, with the off-task check
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,16 @@ class GopEngine:
             runtime["ctranslate2"] = package_version("ctranslate2")
             base = f"{ACOUSTIC_MODEL}+{neural.name}"
         self._version = EngineVersion(
-            name=f"gop-{base}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}",
+            name=f"gop-{base}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}"
+            f"+offtask-{shipped_sha256()[:12]}",
             engine=NAME,
             base_model=base,
             base_revision=sphinx,
             artifact_sha256=self.calibration.sha256,
             runtime=runtime,
-            detail=GopVersion(self.calibration.version, "gop-nn-v1" if neural else "gop-v1"),
+            detail=GopVersion(self.calibration.version, NEURAL_METHOD)
+            if neural
+            else GopVersion(self.calibration.version),
         )
 
     @property
@@ -109,6 +114,8 @@ class GopEngine:
         started = time.perf_counter()
         try:
             result = assessment(self.analyser.analyse(item.samples, item.reference_text), self.calibration)
+        except WrongText as error:
+            return failed(FailureReason.wrong_text, str(error))
         except AlignmentFailed as error:
             return failed(FailureReason.alignment_failed, str(error))
         except Exception as error:  # a decoder error on one recording must not fail its batch

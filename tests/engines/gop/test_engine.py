@@ -84,19 +84,43 @@ def test_audio_that_is_not_speech_fails_alone_with_alignment_failed(
     assert results[1].scored, "its batch-mate is scored"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN",
-        "XYZZY QWRTPLK",
-        "",
-    ],
-    ids=["another-sentence", "unknown-words", "empty-text"],
-)
-def test_a_reference_that_was_not_read_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
+@pytest.mark.parametrize("text", ["XYZZY QWRTPLK", ""], ids=["unknown-words", "empty-text"])
+def test_a_reference_without_known_words_fails_with_alignment_failed(gop_engine: GopEngine, text: str) -> None:
     path, _ = sample_wav(0)
     [result] = gop_engine.score([ScoringItem(decode(path.read_bytes(), 40.0), text)])
     assert result.failure.reason is FailureReason.alignment_failed, result.to_dict()
+
+
+def test_the_issues_recording_read_against_another_sentence_fails_wrong_text_and_scores_with_its_own(
+    gop_engine: GopEngine,
+) -> None:
+    """000010011 ("WE CALL IT BEAR") was scored a plausible 5 against another learner's sentence."""
+    path, own = sample_wav(0)
+    samples = decode(path.read_bytes(), 40.0)
+    wrong, right = gop_engine.score([ScoringItem(samples, "HE'S UNDER MY CARE TOO"), ScoringItem(samples, own)])
+    assert wrong.failure is not None and wrong.failure.reason is FailureReason.wrong_text, wrong.to_dict()
+    assert "not what was read" in wrong.failure.detail
+    assert right.scored, right.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("index", "text"),
+    [
+        (7, "COOL FOR HIM TO STICK UP FOR HER"),
+        (30, "LOOK AT ANN'S PANTS"),
+        (112, "WE CALL IT BEAR"),
+        (0, "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN"),
+    ],
+    ids=["longer", "shorter", "much-shorter", "much-longer"],
+)
+def test_a_recording_read_against_another_sentence_fails_wrong_text(
+    gop_engine: GopEngine, index: int, text: str
+) -> None:
+    path, own = sample_wav(index)
+    samples = decode(path.read_bytes(), 40.0)
+    wrong, right = gop_engine.score([ScoringItem(samples, text), ScoringItem(samples, own)])
+    assert wrong.failure is not None and wrong.failure.reason is FailureReason.wrong_text, wrong.to_dict()
+    assert right.scored, right.to_dict()
 
 
 def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
@@ -105,7 +129,7 @@ def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
     neural = gop_engine.analyser.front_end is not None
-    assert version.detail.method == ("gop-nn-v1" if neural else "gop-v1") and not version.meaningless
+    assert version.detail.method == ("gop-nn-v1" if neural else "gop-v2") and not version.meaningless
     assert ("whisper-tiny.en" in version.base_model) == neural == (calibration.front_end == "neural")
 
 

@@ -117,7 +117,7 @@ def test_without_the_weights_auto_runs_pocketsphinx_alone_and_says_so(tmp_path: 
     config = GopConfig(frontend="auto", frontend_model=str(tmp_path))
     assert front_end(config) is None
     engine = GopEngine(config)
-    assert engine.version.base_model == "pocketsphinx/en-us" and engine.version.detail.method == "gop-v1"
+    assert engine.version.base_model == "pocketsphinx/en-us" and engine.version.detail.method == "gop-v2"
     assert engine.analyser.front_end is None
 
 

@@ -1,0 +1,138 @@
+"""Was the reference read at all? The check that tells another sentence (or no reading) from
+this sentence read badly.
+
+Forced alignment always puts the reference's phones somewhere, and both a weak reading and
+another sentence fit them worse than usual; what separates them is how the misfit is spread.
+A weak reading fits most phones fairly and some badly; another sentence fits most phones badly
+(the lower quartile of the phones' GOP falls far below any reading's), crams phones it cannot
+place into the model's shortest duration, and leaves speech outside the aligned words. These,
+with the whole alignment's fit against the free phone loop (per frame; raw GOP, not centred,
+so no calibration is needed), feed a small logistic model fitted on own reads against other
+sentences of speechocean762's training speakers (`training/gop_offtask.py`), stored with its
+threshold in `data/offtask.json`. When forced alignment failed and the phones were placed on
+the loop's output instead, there is no acoustic fit to weigh: the reference counts as read when
+the loop heard at least `MIN_LOOP_MATCH` of its phones.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.gop.aligner import ForcedAlignment
+from engines.gop.analysis import Analysis, WrongText
+from engines.gop.features import PhoneEvidence, phone_evidence
+from engines.gop.phone_loop import LoopSegment
+
+FEATURES = ("fit", "gop_p25", "short_share", "speech_outside")
+SHORTEST = 3  # frames: one per state of a phone's HMM
+NEAR = 5
+MIN_LOOP_MATCH = 0.5
+
+
+@dataclass(frozen=True)
+class OffTaskModel:
+    """Log-odds that the reference was not read: intercept + coef · (x - mean) / scale; a
+    recording is rejected when they exceed `threshold`."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float
+    trained_on: dict[str, Any] = field(default_factory=dict)
+
+    def log_odds(self, values: Mapping[str, float]) -> float:
+        x = (np.array([values[f] for f in self.features]) - self.mean) / self.scale
+        return float(self.intercept + x @ np.array(self.coef))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> OffTaskModel:
+        body = json.loads(text)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in body.items()})
+
+
+@functools.cache
+def load_offtask(path: Path | None = None) -> OffTaskModel:
+    """The model at `path`, or the one shipped with pronscore."""
+    if path is None:
+        return OffTaskModel.from_json(shipped_text())
+    return OffTaskModel.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def shipped_text() -> str:
+    return resources.files("engines.gop").joinpath("data/offtask.json").read_text(encoding="utf-8")
+
+
+def shipped_sha256() -> str:
+    return hashlib.sha256(shipped_text().encode()).hexdigest()
+
+
+def offtask_features(
+    alignment: ForcedAlignment, evidence: Sequence[PhoneEvidence], loop: Sequence[LoopSegment]
+) -> dict[str, float]:
+    """The evidence the model weighs; `evidence` holds each phone's raw (not centred) GOP."""
+    frames = sum(e.duration for e in evidence)
+    first = min(w.start for w in alignment.words)
+    last = max(w.start + w.duration for w in alignment.words)
+    speech = [s for s in loop if not s.silent]
+    speech_frames = max(sum(s.frames for s in speech), 1)
+    inside = sum(max(0, min(s.end + 1, last) - max(s.start, first)) for s in speech)
+    gops = [e.gop for e in evidence]
+    near = [
+        any(s.phone == e.phone and s.end >= e.start - NEAR and s.start < e.start + e.duration + NEAR for s in speech)
+        for e in evidence
+    ]
+    rate = len(evidence) / (speech_frames * 0.01)
+    return {
+        "fit": (sum(e.score for e in evidence) - sum(e.competitor_score for e in evidence)) / max(frames, 1),
+        "gop_p25": float(np.percentile(gops, 25)),
+        "gop_p10": float(np.percentile(gops, 10)),
+        "gop_median": float(np.median(gops)),
+        "short_share": float(np.mean([e.duration <= SHORTEST for e in evidence])),
+        "speech_outside": 1.0 - inside / speech_frames,
+        "near_share": float(np.mean(near)),
+        "rate_deviation": abs(float(np.log(max(rate, 0.1) / 11.0))),
+        "longest": max(e.duration for e in evidence) / max(frames / len(evidence), 1),
+        "loop_per_frame": sum(s.score for s in speech) / speech_frames,
+    }
+
+
+def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
+    """The share of canonical phones the phone loop heard as themselves."""
+    return float(np.mean([e.competitor == e.phone and e.duration > 0 for e in evidence]))
+
+
+def check_read(analysis: Analysis, model: OffTaskModel) -> None:
+    """Raise `WrongText` when the reference was not what was read. The model weighs
+    PocketSphinx's evidence: with the neural front end it is computed here from the same
+    alignment and loop."""
+    evidence = phone_evidence(analysis.alignment, analysis.loop) if analysis.neural else analysis.evidence
+    if analysis.method == "loop":
+        matched = loop_match(evidence)
+        if matched < MIN_LOOP_MATCH:
+            raise WrongText(
+                f"the reference sentence was not what was read: it could not be aligned, and the phone loop "
+                f"heard {matched:.0%} of its phones (< {MIN_LOOP_MATCH:.0%})"
+            )
+        return
+    found = offtask_features(analysis.alignment, evidence, analysis.loop)
+    odds = model.log_odds(found)
+    if odds > model.threshold:
+        raise WrongText(
+            f"the reference sentence was not what was read: its phones fit the audio as another sentence's "
+            f"do (off-task log-odds {odds:.1f} > {model.threshold:.1f}; lower-quartile phone GOP "
+            f"{found['gop_p25']:.0f}, {found['short_share']:.0%} of phones at the shortest duration)"
+        )
