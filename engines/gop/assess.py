@@ -90,8 +90,8 @@ def assessment(analysis: Analysis, calibration: Calibration, offtask: OffTaskMod
     WrongText when the off-task check (`offtask`, else the one shipped) says another sentence
     was read."""
     found = features(analysis, calibration.phone_centres)
-    check_fit(found, calibration.min_gop_mean, analysis.neural)
     check_read(analysis, offtask or load_offtask())
+    check_fit(found, calibration.min_gop_mean, analysis.neural)
     models = calibration.models
     sentence = _sentence_diff(analysis, found, calibration.substitution_gop)
     phones = tuple(
