@@ -64,20 +64,23 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=2, help="other sentences per sample recording")
     parser.add_argument("--corpus", type=Path, help="speechocean762 release: also score its train own reads")
     parser.add_argument("--corpus-limit", type=int, default=300)
+    parser.add_argument("--corpus-only", action="store_true", help="skip the sample (run it separately)")
+    parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/gop_offtask-DATE.json)")
     args = parser.parse_args()
     engine = GopEngine(GopConfig())
     sample = rated_reads(load_dataset(args.data).examples)
-    own, other = _reasons(engine, sample, args.others)
-    result: dict = {
-        "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
-        "engine": engine.version.name,
-        "recordings": len(sample),
-        "others_per_recording": args.others,
-        "mismatched_caught_wrong_text": _rate(other["wrong_text"], sum(other.values())),
-        "mismatched_caught_any_reason": _rate(sum(other.values()) - other["scored"], sum(other.values())),
-        "own_reads_rejected": _rate(sum(own.values()) - own["scored"], sum(own.values())),
-        "outcomes": {"own": dict(own), "mismatched": dict(other)},
-    }
+    result: dict = {"engine": engine.version.name}
+    if not args.corpus_only:
+        own, other = _reasons(engine, sample, args.others)
+        result |= {
+            "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
+            "recordings": len(sample),
+            "others_per_recording": args.others,
+            "mismatched_caught_wrong_text": _rate(other["wrong_text"], sum(other.values())),
+            "mismatched_caught_any_reason": _rate(sum(other.values()) - other["scored"], sum(other.values())),
+            "own_reads_rejected": _rate(sum(own.values()) - own["scored"], sum(own.values())),
+            "outcomes": {"own": dict(own), "mismatched": dict(other)},
+        }
     if args.corpus:
         speakers = {r.speaker for r in sample}
         train = [r for r in corpus_reads(args.corpus, "train") if r.speaker not in speakers]
@@ -87,10 +90,10 @@ def main() -> None:
             **_rate(sum(corpus_own.values()) - corpus_own["scored"], sum(corpus_own.values())),
             "outcomes": dict(corpus_own),
         }
-    out = ROOT / "benchmarks" / "results" / f"gop_offtask-{datetime.now(UTC):%Y%m%d}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / f"gop_offtask-{datetime.now(UTC):%Y%m%d}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":

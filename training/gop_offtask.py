@@ -27,7 +27,7 @@ from engines.gop.offtask import FEATURES, OffTaskModel, offtask_features
 from scoring.audio import AudioError, decode
 from training.data import Example, load_dataset
 
-OWN_REJECTED = 0.005  # the share of own reads the threshold may reject
+OWN_REJECTED = 0.01  # the share of own reads the threshold may reject
 L2 = 1e-3
 
 
@@ -90,7 +90,7 @@ def collect(
             progress()
             continue
         if found.method == "forced":
-            rows.append((offtask_features(found.alignment, found.evidence, found.loop), pair.own))
+            rows.append((offtask_features(found.evidence, found.loop), pair.own))
         progress()
     return rows
 
