@@ -101,12 +101,16 @@ def _add_pocketsphinx(analysis: Analysis, utterance: dict[str, float], words: di
         row |= pocketsphinx_features([e for e in found if e.word_index == index])
 
 
-def check_fit(found: Features, min_gop_mean: float, neural: bool = False) -> None:
-    """Reject an alignment whose phones fit far worse than any reading of the reference should,
-    or (neural front end) where its posteriors hear silence under nearly every phone."""
+def check_heard(found: Features) -> None:
+    """Reject (neural front end) a recording whose posteriors hear silence under nearly every
+    phone: no speech, whatever the off-task check would make of it."""
     silent = float(np.mean([e.competitor == SILENCE for e in found.evidence]))
-    if neural and silent > MAX_SILENT_SHARE:
+    if silent > MAX_SILENT_SHARE:
         raise AlignmentFailed(f"the front end heard silence under {silent:.0%} of the phones: is there speech?")
+
+
+def check_fit(found: Features, min_gop_mean: float) -> None:
+    """Reject an alignment whose phones fit far worse than any reading of the reference should."""
     if found.utterance["gop_mean"] < min_gop_mean:
         raise AlignmentFailed(
             f"the phones fit the audio far worse than usual (mean centred GOP {found.utterance['gop_mean']:.1f} "
