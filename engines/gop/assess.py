@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from engines.gop.analysis import Analysis, Features, check_fit, features
+from engines.gop.analysis import Analysis, Features, check_fit, check_heard, features
 from engines.gop.calibration import Calibration
 from engines.gop.features import FRAME_SECONDS, PAUSE_SECONDS, PhoneEvidence, phone_features
 from engines.gop.offtask import OffTaskModel, check_read, load_offtask
@@ -90,8 +90,10 @@ def assessment(analysis: Analysis, calibration: Calibration, offtask: OffTaskMod
     WrongText when the off-task check (`offtask`, else the one shipped) says another sentence
     was read."""
     found = features(analysis, calibration.phone_centres)
-    check_fit(found, calibration.min_gop_mean)
+    if analysis.neural:
+        check_heard(found)
     check_read(analysis, offtask or load_offtask())
+    check_fit(found, calibration.min_gop_mean)
     models = calibration.models
     sentence = _sentence_diff(analysis, found, calibration.substitution_gop)
     phones = tuple(

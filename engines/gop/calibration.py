@@ -82,6 +82,7 @@ class Calibration:
     substitution_gop: float
     models: dict[str, Ridge]
     trained_on: dict[str, Any] = field(default_factory=dict)
+    front_end: str = "pocketsphinx"  # whose GOP the file maps: "pocketsphinx" or "neural"
     sha256: str = ""
 
     def to_json(self) -> str:
@@ -114,10 +115,14 @@ class Calibration:
             raise CalibrationError(f"unreadable calibration: {error}") from None
 
 
-def load_calibration(path: Path | None = None) -> Calibration:
-    """The file at `path`, or the one shipped with pronscore (fitted on the bundled sample)."""
+SHIPPED = {"pocketsphinx": "data/calibration.json", "neural": "data/calibration-neural.json"}
+
+
+def load_calibration(path: Path | None = None, front_end: str = "pocketsphinx") -> Calibration:
+    """The file at `path`, or the one shipped with pronscore for `front_end` (fitted on the
+    bundled sample)."""
     if path is None:
-        text = resources.files("engines.gop").joinpath("data/calibration.json").read_text(encoding="utf-8")
+        text = resources.files("engines.gop").joinpath(SHIPPED[front_end]).read_text(encoding="utf-8")
         return Calibration.from_json(text)
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -1,10 +1,12 @@
 """The GOP engine: goodness of pronunciation on a CPU, offline, behind the engine interface.
 
 Each recording is force-aligned to its reference and decoded by a free phone loop
-(`analysis`); calibration (`calibration`, fitted by `pronscore train-gop`) maps the evidence to
-the corpus's scores (`assess`). A recording that cannot be aligned fails alone with
-`alignment_failed`, one where another sentence was read with `wrong_text`; no exception from
-one recording reaches its batch-mates.
+(`analysis`); with the neural front end (`neural/`, the default when its weights are
+installed) each phone's evidence comes from a Whisper encoder's phone posteriors, otherwise
+from PocketSphinx alone, and the model version says which ran. Calibration (`calibration`,
+fitted by `pronscore train-gop`) maps the evidence to the corpus's scores (`assess`). A
+recording that cannot be aligned fails alone with `alignment_failed`, one where another
+sentence was read with `wrong_text`; no exception from one recording reaches its batch-mates.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engines.base import EngineVersion, ScoringItem
 from engines.gop.analysis import AlignmentFailed, Analyser, WrongText
 from engines.gop.assess import assessment
-from engines.gop.calibration import load_calibration
+from engines.gop.calibration import CalibrationError, load_calibration
 from engines.gop.offtask import shipped_sha256
 from engines.gop.spec import NAME
 from engines.gop.version import GopVersion
@@ -28,20 +30,43 @@ from scoring.assessment import AssessmentResult
 from scoring.failures import FailureReason, RecordingFailure
 from scoring.lexicon import Lexicon
 
+if TYPE_CHECKING:
+    from engines.gop.neural.frontend import NeuralFrontEnd
+
 log = logging.getLogger(__name__)
 
 ACOUSTIC_MODEL = "pocketsphinx/en-us"
+FrontEndChoice = Literal["auto", "neural", "pocketsphinx"]
+NEURAL_METHOD = "gop-nn-v1"  # GOP-NN from the neural front end, on new decoders, with the off-task check
 
 
 @dataclass(frozen=True)
 class GopConfig:
-    calibration: Path | None = None  # None: the calibration shipped with pronscore
+    calibration: Path | None = None  # None: the calibration shipped with pronscore for the front end that runs
+    frontend: FrontEndChoice = "auto"
+    frontend_model: str | None = None  # None: the `neural` extra's wheel
 
 
 def gop_config(settings: Any, calibration: str | Path | None = None) -> GopConfig:
     """The engine's part of the settings; an explicit `calibration` replaces the setting."""
     chosen = calibration or settings.gop_calibration
-    return GopConfig(Path(chosen) if chosen else None)
+    return GopConfig(Path(chosen) if chosen else None, settings.gop_frontend, settings.gop_frontend_model)
+
+
+def front_end(config: GopConfig) -> NeuralFrontEnd | None:
+    """The neural front end, or None (PocketSphinx alone) when it is off or, with `auto`, absent."""
+    if config.frontend == "pocketsphinx":
+        return None
+    from engines.gop.neural.encoder import FrontEndUnavailable
+    from engines.gop.neural.frontend import load_front_end
+
+    try:
+        return load_front_end(config.frontend_model)
+    except FrontEndUnavailable as error:
+        if config.frontend == "neural":
+            raise
+        log.warning("the GOP engine runs on PocketSphinx alone: %s", error)
+        return None
 
 
 def failed(reason: FailureReason, detail: str) -> AssessmentResult:
@@ -50,18 +75,32 @@ def failed(reason: FailureReason, detail: str) -> AssessmentResult:
 
 class GopEngine:
     def __init__(self, config: GopConfig, lexicon: Lexicon | None = None) -> None:
-        self.calibration = load_calibration(config.calibration)
-        self.analyser = Analyser(lexicon)
+        neural = front_end(config)
+        kind = "neural" if neural else "pocketsphinx"
+        self.calibration = load_calibration(config.calibration, kind)
+        if self.calibration.front_end != kind:
+            raise CalibrationError(
+                f"the calibration {self.calibration.version} was fitted for the {self.calibration.front_end} front "
+                f"end, but the {kind} one runs (PRONSCORE_GOP_FRONTEND chooses)"
+            )
+        self.analyser = Analyser(lexicon, neural)
         sphinx = package_version("pocketsphinx")
+        runtime = {"pocketsphinx": sphinx}
+        base = ACOUSTIC_MODEL
+        if neural:
+            runtime["ctranslate2"] = package_version("ctranslate2")
+            base = f"{ACOUSTIC_MODEL}+{neural.name}"
         self._version = EngineVersion(
-            name=f"gop-{ACOUSTIC_MODEL}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}"
+            name=f"gop-{base}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}"
             f"+offtask-{shipped_sha256()[:12]}",
             engine=NAME,
-            base_model=ACOUSTIC_MODEL,
+            base_model=base,
             base_revision=sphinx,
             artifact_sha256=self.calibration.sha256,
-            runtime={"pocketsphinx": sphinx},
-            detail=GopVersion(self.calibration.version),
+            runtime=runtime,
+            detail=GopVersion(self.calibration.version, NEURAL_METHOD)
+            if neural
+            else GopVersion(self.calibration.version),
         )
 
     @property

@@ -21,8 +21,20 @@ from engines.gop.phone_loop import LoopSegment
 from scoring.alignment import align, edit_count
 
 FRAME_SECONDS = 0.01
-LOW_GOP = -30.0  # centred GOP of a phone clearly worse than usual
 PAUSE_SECONDS = 0.2  # a gap between words at least this long is a pause
+
+
+@dataclass(frozen=True)
+class GopScale:
+    """A front end's GOP units: a centred GOP below `low` is a phone clearly worse than usual;
+    `missed` is the GOP given to a canonical phone the fallback alignment did not find."""
+
+    low: float
+    missed: float
+
+
+# About the 15th and 5th percentiles of forced-aligned phones in the speechocean762 sample.
+POCKETSPHINX_SCALE = GopScale(low=-30.0, missed=-60.0)
 
 
 @dataclass(frozen=True)
@@ -91,13 +103,23 @@ UTTERANCE_FEATURES = (
     "pause_seconds",
     "longest_phone",
     "loop_distance",
+    "score_rate",
 )
-WORD_FEATURES = ("gop_mean", "gop_min", "lose_share")
-PHONE_FEATURES = ("gop", "competitor_wins")
+WORD_FEATURES = ("gop_mean", "gop_min", "lose_share", "score_rate")
+PHONE_FEATURES = ("gop", "competitor_wins", "score_rate", "duration")
+
+
+def _score_rate(evidence: Sequence[PhoneEvidence]) -> float:
+    """Mean per-frame score of the canonical phones (with the neural front end: their log posterior)."""
+    return float(np.mean([e.score / max(e.duration, 1) for e in evidence]))
 
 
 def utterance_features(
-    alignment: ForcedAlignment, evidence: Sequence[PhoneEvidence], loop: Sequence[LoopSegment], seconds: float
+    alignment: ForcedAlignment,
+    evidence: Sequence[PhoneEvidence],
+    loop: Sequence[LoopSegment],
+    seconds: float,
+    scale: GopScale = POCKETSPHINX_SCALE,
 ) -> dict[str, float]:
     gops = np.array([e.gop for e in evidence])
     words = alignment.words
@@ -112,7 +134,7 @@ def utterance_features(
         "gop_mean": float(gops.mean()),
         "gop_p10": float(np.percentile(gops, 10)),
         "agree_share": float(np.mean([e.competitor == e.phone for e in evidence])),
-        "low_share": float((gops < LOW_GOP).mean()),
+        "low_share": float((gops < scale.low).mean()),
         "lose_share": float(np.mean([e.competitor_wins for e in evidence])),
         "speech_rate": len(evidence) / max(seconds, FRAME_SECONDS),
         "articulation_rate": len(evidence) / max(span - sum(pauses), FRAME_SECONDS),
@@ -120,6 +142,7 @@ def utterance_features(
         "pause_seconds": float(sum(pauses)),
         "longest_phone": max(e.duration for e in evidence) * FRAME_SECONDS,
         "loop_distance": edit_count(align(canonical, heard)) / len(canonical),
+        "score_rate": _score_rate(evidence),
     }
 
 
@@ -129,8 +152,28 @@ def word_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
         "gop_mean": float(np.mean(gops)),
         "gop_min": float(min(gops)),
         "lose_share": float(np.mean([e.competitor_wins for e in evidence])),
+        "score_rate": _score_rate(evidence),
+    }
+
+
+POCKETSPHINX_FEATURES = ("ps_agree_share", "ps_gop_mean")
+
+
+def pocketsphinx_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
+    """PocketSphinx's share of phones its loop agrees with, and its mean raw (uncentred) GOP;
+    added beside the neural front end's features."""
+    if not evidence:
+        return dict.fromkeys(POCKETSPHINX_FEATURES, 0.0)
+    return {
+        "ps_agree_share": float(np.mean([e.competitor == e.phone for e in evidence])),
+        "ps_gop_mean": float(np.mean([e.gop for e in evidence])),
     }
 
 
 def phone_features(evidence: PhoneEvidence) -> dict[str, float]:
-    return {"gop": evidence.gop, "competitor_wins": float(evidence.competitor_wins)}
+    return {
+        "gop": evidence.gop,
+        "competitor_wins": float(evidence.competitor_wins),
+        "score_rate": _score_rate([evidence]),
+        "duration": evidence.duration * FRAME_SECONDS,
+    }

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from engines.gop.analysis import Analysis, WrongText
-from engines.gop.features import PhoneEvidence
+from engines.gop.features import PhoneEvidence, phone_evidence
 from engines.gop.phone_loop import LoopSegment
 
 FEATURES = ("fit", "gop_p25", "short_share", "near_share")
@@ -101,16 +101,19 @@ def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
 
 
 def check_read(analysis: Analysis, model: OffTaskModel) -> None:
-    """Raise `WrongText` when the reference was not what was read."""
+    """Raise `WrongText` when the reference was not what was read. The model weighs
+    PocketSphinx's evidence: with the neural front end it is computed here from the same
+    alignment and loop."""
+    evidence = phone_evidence(analysis.alignment, analysis.loop) if analysis.neural else analysis.evidence
     if analysis.method == "loop":
-        matched = loop_match(analysis.evidence)
+        matched = loop_match(evidence)
         if matched < MIN_LOOP_MATCH:
             raise WrongText(
                 f"the reference sentence was not what was read: it could not be aligned, and the phone loop "
                 f"heard {matched:.0%} of its phones (< {MIN_LOOP_MATCH:.0%})"
             )
         return
-    found = offtask_features(analysis.evidence, analysis.loop)
+    found = offtask_features(evidence, analysis.loop)
     odds = model.log_odds(found)
     if odds > model.threshold:
         raise WrongText(

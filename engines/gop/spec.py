@@ -3,6 +3,8 @@ loads. Nothing here loads the decoder."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
@@ -21,7 +23,18 @@ class GopSettings(BaseSettings):
         "fitted on the bundled sample.",
     )
 
-    @field_validator("gop_calibration", mode="before")
+    gop_frontend: Literal["auto", "neural", "pocketsphinx"] = Field(
+        "auto",
+        description="Acoustic front end: auto (the neural one when its weights are installed, else PocketSphinx "
+        "alone), neural (fail without it) or pocketsphinx.",
+    )
+    gop_frontend_model: str | None = Field(
+        None,
+        description="Whisper tiny.en in CTranslate2 format for the neural front end: a local folder, or "
+        "Systran/faster-whisper-tiny.en to download it; empty means the `neural` extra's wheel.",
+    )
+
+    @field_validator("gop_calibration", "gop_frontend_model", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -38,6 +51,6 @@ GOP = EngineSpec(
     summary="goodness of pronunciation on a CPU, offline",
     settings=GopSettings,
     load=_load,
-    options=(EngineOption("--calibration", "gop_calibration"),),
+    options=(EngineOption("--calibration", "gop_calibration"), EngineOption("--frontend", "gop_frontend")),
     process_per_core=True,
 )

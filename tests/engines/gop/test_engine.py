@@ -134,7 +134,9 @@ def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     calibration = gop_engine.calibration
     assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
-    assert version.detail.method == "gop-v2" and not version.meaningless
+    neural = gop_engine.analyser.front_end is not None
+    assert version.detail.method == ("gop-nn-v1" if neural else "gop-v2") and not version.meaningless
+    assert ("whisper-tiny.en" in version.base_model) == neural == (calibration.front_end == "neural")
 
 
 # Three sample recordings of different sentences (3.0, 4.1 and 1.9 s).

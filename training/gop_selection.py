@@ -1,0 +1,90 @@
+"""Choosing the GOP calibration's features and regularisation by speaker-grouped cross-validation.
+
+For each level (phone, word, the four sentence scores) a greedy forward search adds, one at a
+time, the feature that most raises the Pearson correlation of predictions made for speakers
+held out of an inner split, at the best regularisation, and stops when nothing adds more than
+`MIN_GAIN`. It sees only the utterances it is given: called on an outer fold's training
+speakers (`training.gop.cross_validate(..., choose=select)`), the fold's own speakers play no
+part in what is chosen, so the outer figures are those of the whole recipe on new speakers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engines.gop.features import PHONE_FEATURES, POCKETSPHINX_FEATURES, UTTERANCE_FEATURES, WORD_FEATURES
+from scoring.scores import SCORE_ASPECTS
+from training.gop import ALPHAS, FEATURES, Analysed, LevelRows, Selection, level_rows, phone_centres
+
+# With the neural front end, PocketSphinx's own features are candidates too (`select` keeps the
+# candidates a level's rows have).
+CANDIDATES = {"phone": PHONE_FEATURES, "word": WORD_FEATURES + POCKETSPHINX_FEATURES} | {
+    a: UTTERANCE_FEATURES + POCKETSPHINX_FEATURES for a in SCORE_ASPECTS
+}
+ALPHA_GRID = (0.003, 0.03, 0.3, 3.0)
+INNER_FOLDS = 4
+MAX_FEATURES = 6
+MIN_GAIN = 0.005
+
+
+def _ridge_predictions(x: np.ndarray, y: np.ndarray, train: np.ndarray, alpha: float) -> np.ndarray:
+    """Predictions for the rows outside `train` of the ridge regression `Ridge.fit` makes."""
+    mean, scale = x[train].mean(axis=0), x[train].std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    zt, yt = z[train], y[train]
+    coef = np.linalg.solve(zt.T @ zt + alpha * len(yt) * np.eye(z.shape[1]), zt.T @ (yt - yt.mean()))
+    return yt.mean() + z[~train] @ coef
+
+
+def inner_pcc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float) -> float:
+    """PCC of predictions pooled over speaker-grouped inner folds."""
+    speakers = np.unique(groups)
+    fold_of = {speaker: number % INNER_FOLDS for number, speaker in enumerate(speakers)}
+    folds = np.array([fold_of[g] for g in groups])
+    predicted = np.empty(len(y))
+    for k in range(INNER_FOLDS):
+        held = folds == k
+        if held.all() or not held.any():
+            continue
+        predicted[held] = _ridge_predictions(x, y, ~held, alpha)
+    if predicted.std() == 0 or y.std() == 0:
+        return 0.0
+    return float(np.corrcoef(predicted, y)[0, 1])
+
+
+def select_level(rows: Sequence[dict[str, float]], targets: Sequence[float], speakers: Sequence[str],
+                 candidates: Sequence[str]) -> tuple[tuple[str, ...], float]:  # fmt: skip
+    """Greedy forward selection of features, each step at its best alpha."""
+    table = np.array([[row[f] for f in candidates] for row in rows], dtype=float)
+    y, groups = np.asarray(targets, dtype=float), np.asarray(speakers)
+    chosen: list[int] = []
+    best, best_alpha = -1.0, ALPHA_GRID[0]
+    while len(chosen) < MAX_FEATURES:
+        trials = [(inner_pcc(table[:, [*chosen, j]], y, groups, alpha), j, alpha)
+                  for j in range(len(candidates)) if j not in chosen for alpha in ALPHA_GRID]  # fmt: skip
+        if not trials:
+            break
+        score, j, alpha = max(trials)
+        if score < best + MIN_GAIN:
+            break
+        chosen.append(j)
+        best, best_alpha = score, alpha
+    return tuple(candidates[j] for j in chosen), best_alpha
+
+
+def select(items: Sequence[Analysed]) -> Selection:
+    """Each level's features and alpha, chosen on `items` alone (the fixed recipe when they are
+    too few speakers to cross-validate)."""
+    usable = [item for item in items if item.analysis is not None]
+    if len({item.utterance.speaker for item in usable}) < INNER_FOLDS:
+        return Selection(FEATURES, ALPHAS)
+    rows: LevelRows = level_rows(usable, phone_centres(usable))[0]
+    features, alphas = {}, {}
+    for level, candidates in CANDIDATES.items():
+        present = tuple(c for c in candidates if c in rows.rows[level][0])
+        features[level], alphas[level] = select_level(rows.rows[level], rows.targets[level], rows.speakers[level],
+                                                      present)  # fmt: skip
+    return Selection(features, alphas)
