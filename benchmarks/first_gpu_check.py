@@ -25,7 +25,6 @@ import argparse
 import datetime
 import gc
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from transformers import Phi4MultimodalFeatureExtractor  # noqa: E402
 
+from benchmarks.device_results import write_device_result  # noqa: E402
 from engines import ScoringItem  # noqa: E402
 from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
 from engines.phi4mm.architecture import random_model, real_config, scaled_config, with_tokens  # noqa: E402
@@ -60,7 +60,6 @@ from scoring.speechocean import parse_utterance  # noqa: E402
 from training.tokenizer import build_tokenizer  # noqa: E402
 
 SAMPLE = ROOT / "data" / "speechocean762-sample"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def recordings(count: int) -> list[ScoringItem]:
@@ -277,15 +276,7 @@ def main() -> None:
     check_loops(args, report)
     print(json.dumps({k: v for k, v in report.items() if k != "fast_vs_generate"}), flush=True)
     check_full_size(args, report)
-    text = json.dumps(report, indent=2, default=str)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M")
-    out = RESULTS / f"first_gpu_check-{name.replace(' ', '-').replace('/', '-')}-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if os.environ.get("OUT"):
-        Path(os.environ["OUT"], out.name).write_text(text + "\n")
-    print(text)
-    print(f"written to {out}", file=sys.stderr)
+    write_device_result(report, "first_gpu_check")
 
 
 if __name__ == "__main__":

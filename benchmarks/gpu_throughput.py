@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from transformers import Phi4MultimodalFeatureExtractor  # noqa: E402
 
+from benchmarks.device_results import write_device_result  # noqa: E402
 from engines import ScoringItem  # noqa: E402
 from engines.phi4mm import Phi4Config, Phi4Engine  # noqa: E402
 from engines.phi4mm.architecture import random_model, real_config, with_tokens  # noqa: E402
@@ -57,7 +57,6 @@ from scoring.speechocean import RatedUtterance, parse_utterance  # noqa: E402
 from training.tokenizer import build_tokenizer  # noqa: E402
 
 SAMPLE = ROOT / "data" / "speechocean762-sample"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def sample_recordings(low: float, high: float) -> list[tuple[np.ndarray, RatedUtterance]]:
@@ -218,16 +217,7 @@ def main() -> None:
     if decoder is not None:
         report["decode_shapes_run"] = len(decoder.shapes_run)
         report["decode_shapes_outside_warmup"] = len(set(decoder.shapes_run) - set(decoder.steps))
-    text = json.dumps(report, indent=2)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M")
-    name = str(report["device"]).replace(" ", "-").replace("/", "-")
-    out = args.out or RESULTS / f"gpu_throughput-{name}-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if os.environ.get("OUT"):
-        Path(os.environ["OUT"], out.name).write_text(text + "\n")
-    print(text)
-    print(f"written to {out}", file=sys.stderr)
+    write_device_result(report, "gpu_throughput", args.out)
 
 
 if __name__ == "__main__":
