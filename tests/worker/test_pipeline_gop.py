@@ -38,8 +38,9 @@ def test_gop_scores_the_night_with_word_and_phone_scores_and_fails_noise_alone(
     noise = tmp_path / "noise.wav"
     soundfile.write(noise, (np.random.default_rng(0).standard_normal(48_000) * 0.2).astype(np.float32), 16_000)
     rows.append({**rows[0], "recording_id": "noise", "audio": str(noise)})
-    ScoringClient().enqueue(rows, run="night-gop")
+    # The GOP worker first: a worker of an earlier module, still running, would take the batch.
     worker_process.ensure_running(gop_env)
+    ScoringClient().enqueue(rows, run="night-gop")
 
     assert wait_for_run("night-gop", 5) == {"scored": 4, "failed": 1}
     with session_scope(get_settings().database_url) as session:
@@ -102,8 +103,9 @@ def test_copies_of_a_recording_get_identical_results_whatever_the_worker_scored_
     copies = [
         {**row, "recording_id": f"copy{n}-{row['recording_id']}"} for n, order in enumerate(orders) for row in order
     ]
-    ScoringClient().enqueue(copies, run="night-copies")
+    # The GOP worker first: a worker of an earlier module, still running, would take the batch.
     worker_process.ensure_running(gop_env)
+    ScoringClient().enqueue(copies, run="night-copies")
 
     assert wait_for_run("night-copies", len(copies)) == {"scored": len(copies)}
     found = _results_by_source("night-copies")
