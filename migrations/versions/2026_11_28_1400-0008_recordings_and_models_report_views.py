@@ -14,7 +14,7 @@
   recordings; 0.4 s once analyzed). Now each row costs a few index scans whatever the statistics.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-28 12:00:00
 """
 
