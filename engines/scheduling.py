@@ -100,10 +100,10 @@ def score_chunks(
 ) -> dict[int, Result]:
     """Score the recordings that `seconds` names (key -> length in seconds, None if unknown),
     each loaded by `load` and prepared by the engine: ahead of time on `loaders` when given,
-    else when its chunk comes. A
-    recording that does not load, or that the engine cannot score, is its own failure; the rest
-    of its chunk is scored. `progress` is called after each chunk, and may raise to stop the
-    run; engine errors that `passes_through` claims are raised, not isolated."""
+    else when its chunk comes. A recording that does not load, or that the engine cannot score,
+    is its own failure; the rest of its chunk is scored. `progress` is called after each chunk,
+    and may raise to stop the run; engine errors that `passes_through` claims are raised, not
+    isolated."""
     planned = form_batches(list(seconds.items()), chunk_seconds)
     ahead: dict[int, Future[Loaded]] = {}
     if loaders is not None:
