@@ -20,7 +20,7 @@ import numpy as np
 from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, WrongText, features
 from engines.gop.assess import assessment, heard
 from engines.gop.calibration import RANGES, Calibration, Ridge
-from engines.gop.features import FRAME_SECONDS, POCKETSPHINX_SCALE, centred, phone_features
+from engines.gop.features import FRAME_SECONDS, POCKETSPHINX_SCALE, centred
 from scoring.alignment import Op
 from scoring.audio import AudioError, decode
 from scoring.scores import SCORE_ASPECTS
@@ -144,7 +144,7 @@ def level_rows(usable: Sequence[Analysed], centres: dict[str, float]) -> tuple[L
         speaker = item.utterance.speaker
         by_position = {(e.word_index, e.start): e for e in f.evidence}
         for e, score, _ in _labelled_phones(item):
-            add("phone", phone_features(by_position[(e.word_index, e.start)]), score, speaker)
+            add("phone", f.phone_row(by_position[(e.word_index, e.start)]), score, speaker)
         for index, word in enumerate(item.utterance.words):
             if word.accuracy is not None and index in f.words:
                 add("word", f.words[index], word.accuracy, speaker)

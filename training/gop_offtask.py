@@ -2,12 +2,15 @@
 
 Each chosen recording is analysed against its own sentence (a reading, however good or bad)
 and against `others` sentences of other recordings (not a reading); a logistic regression on
-`offtask.FEATURES` separates them, and its threshold is set so that at most `own_rejected` of
-the own reads are rejected. Recordings whose analysis already fails (silence, noise: no
-alignment) are left out, as the engine fails them before this check.
+`offtask.FEATURES` (`NEURAL_FEATURES` with `--front-end neural`) separates them, and its
+threshold is set so that at most `own_rejected` of the own reads are rejected. Recordings
+whose analysis already fails (silence, noise: no alignment) are left out, as the engine fails
+them before this check. The sample's speakers (`--exclude`) and the evaluation speakers of
+`training.frontend_data` are never drawn.
 
     .venv/bin/python -m training.gop_offtask --data /path/to/speechocean762 --split train \\
         --exclude data/speechocean762-sample --limit 240 --out engines/gop/data/offtask.json
+    .venv/bin/python -m training.gop_offtask ... --front-end neural --out engines/gop/data/offtask-neural.json
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from engines.gop.analysis import AlignmentFailed, Analyser
-from engines.gop.offtask import FEATURES, OffTaskModel, offtask_features
+from engines.gop.neural.frontend import load_front_end
+from engines.gop.offtask import FEATURES, NEURAL_FEATURES, OffTaskModel, analysis_features
 from scoring.audio import AudioError, decode
 from training.data import Example, load_dataset
+from training.frontend_data import EVALUATION_SPEAKERS
 
-OWN_REJECTED = 0.01  # the share of own reads the threshold may reject
+# The share of the training's own reads the threshold may reject: half the 1% aimed at on new
+# speakers, as a quantile of a few hundred reads is itself uncertain.
+OWN_REJECTED = 0.005
 L2 = 1e-3
 
 
@@ -90,14 +97,18 @@ def collect(
             progress()
             continue
         if found.method == "forced":
-            rows.append((offtask_features(found.evidence, found.loop), pair.own))
+            rows.append((analysis_features(found), pair.own))
         progress()
     return rows
 
 
-def fit(rows: Sequence[tuple[dict[str, float], bool]], own_rejected: float = OWN_REJECTED) -> OffTaskModel:
+def fit(
+    rows: Sequence[tuple[dict[str, float], bool]],
+    own_rejected: float = OWN_REJECTED,
+    features: tuple[str, ...] = FEATURES,
+) -> OffTaskModel:
     """Logistic regression (Newton's method, a little L2) of "not a reading" on the features."""
-    x = np.array([[values[f] for f in FEATURES] for values, _ in rows], dtype=float)
+    x = np.array([[values[f] for f in features] for values, _ in rows], dtype=float)
     y = np.array([0.0 if own else 1.0 for _, own in rows])
     if y.min() == y.max():
         raise ValueError("fitting the off-task check needs own reads and other sentences")
@@ -117,7 +128,7 @@ def fit(rows: Sequence[tuple[dict[str, float], bool]], own_rejected: float = OWN
     threshold = float(np.quantile(own_odds, 1.0 - own_rejected))
     other_odds = z[y == 1] @ w
     return OffTaskModel(
-        features=FEATURES,
+        features=features,
         mean=tuple(mean.tolist()),
         scale=tuple(scale.tolist()),
         coef=tuple(w[1:].tolist()),
@@ -152,18 +163,23 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=2, help="other sentences per recording")
     parser.add_argument("--out", type=Path, default=Path("offtask.json"))
     parser.add_argument("--rows", type=Path, help="also write each pair's features and label (JSON Lines)")
+    parser.add_argument("--front-end", choices=("pocketsphinx", "neural"), default="pocketsphinx")
+    parser.add_argument("--own-rejected", type=float, default=OWN_REJECTED, help="share of own reads rejected")
     args = parser.parse_args()
     excluded = {e.utterance.speaker for e in load_dataset(args.exclude).examples} if args.exclude else set()
+    excluded |= EVALUATION_SPEAKERS
     reads = [r for r in corpus_reads(args.data, args.split) if r.speaker not in excluded]
     reads = random.Random(0).sample(reads, min(args.limit, len(reads)))
     chosen = pairs(reads, args.others)
-    rows = collect(chosen, Analyser(), 40.0, _progress(len(chosen)))
+    neural = args.front_end == "neural"
+    rows = collect(chosen, Analyser(front_end=load_front_end() if neural else None), 40.0, _progress(len(chosen)))
     if args.rows:
         args.rows.write_text("".join(json.dumps([values, own]) + "\n" for values, own in rows), encoding="utf-8")
-    model = fit(rows)
+    model = fit(rows, args.own_rejected, NEURAL_FEATURES if neural else FEATURES)
     speakers = len({r.speaker for r in reads})
-    trained = {"data": args.data.name, "split": args.split, "recordings": len(reads), "speakers": speakers,
-               "excluded_speakers_of": str(args.exclude) if args.exclude else None, **model.trained_on}  # fmt: skip
+    trained = {"data": args.data.name, "split": args.split, "front_end": args.front_end, "recordings": len(reads),
+               "speakers": speakers, "excluded_speakers_of": str(args.exclude) if args.exclude else None,
+               **model.trained_on}  # fmt: skip
     model = OffTaskModel(**{**model.__dict__, "trained_on": trained})
     args.out.write_text(model.to_json(), encoding="utf-8")
     print(model.to_json())

@@ -4,9 +4,9 @@ Forced alignment first; when it fails even at wider beams, the phone loop's outp
 to the canonical phones by edit distance (matched phones get the loop's frames and a GOP of 0,
 substituted and deleted ones a fixed low GOP). A recording is rejected, never scored with
 invented numbers, when neither gives a plausible alignment: no alignment at all, the loop
-heard too little speech where the words were put (silence, noise), or the phones fit far worse
-than usual (`check_fit`). Whether another sentence was read is the off-task check's to say
-(`offtask`), raising `WrongText`.
+heard too little speech where the words were put (silence, noise), or (PocketSphinx alone) the
+phones fit far worse than usual (`check_fit`). Whether another sentence was read is the
+off-task check's to say (`offtask`), raising `WrongText`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from engines.gop.features import (
     PhoneEvidence,
     centred,
     phone_evidence,
+    phone_features,
     pocketsphinx_features,
     utterance_features,
     word_features,
 )
 from engines.gop.neural.classes import SILENCE
+from engines.gop.neural.reading import READING_FEATURES, ReadingFit
 from engines.gop.phone_loop import LoopSegment, PhoneLoop
 from scoring.audio import SAMPLE_RATE
 from scoring.lexicon import Lexicon, WordEntry, default_lexicon
@@ -64,6 +66,7 @@ class Analysis:
     method: str  # "forced" or "loop" (the fallback)
     timings: dict[str, float] = field(default_factory=dict)
     scale: GopScale = POCKETSPHINX_SCALE  # the units of `evidence`'s GOP (PocketSphinx's or the neural LPR)
+    reading: ReadingFit | None = None  # the Whisper decoder's fit of the reference (neural front end)
 
     @property
     def neural(self) -> bool:
@@ -78,6 +81,12 @@ class Features:
     utterance: dict[str, float]
     words: dict[int, dict[str, float]]
 
+    def phone_row(self, evidence: PhoneEvidence) -> dict[str, float]:
+        """A phone's features, with the Whisper decoder's fit of its word (`word_asr_…`) where it
+        ran: a phone the annotators marked wrong usually sits in a word the decoder doubts."""
+        word = self.words.get(evidence.word_index, {})
+        return phone_features(evidence) | {f"word_{name}": word[name] for name in READING_FEATURES if name in word}
+
 
 def features(analysis: Analysis, centres: dict[str, float]) -> Features:
     evidence = centred(analysis.evidence, centres)
@@ -88,6 +97,10 @@ def features(analysis: Analysis, centres: dict[str, float]) -> Features:
     words = {index: word_features(phones) for index, phones in by_word.items() if phones}
     if analysis.neural:
         _add_pocketsphinx(analysis, utterance, words)
+    if analysis.reading is not None:
+        utterance |= analysis.reading.features()
+        for index, row in words.items():
+            row |= analysis.reading.word_features(index)
     return Features(evidence, utterance, words)
 
 
@@ -154,9 +167,10 @@ class Analyser:
             return Analysis(entries, alignment, evidence, loop, seconds, method, timings)
         from engines.gop.neural.evidence import NEURAL_SCALE, neural_evidence
 
-        evidence = neural_evidence(alignment.phones, self.front_end.log_posteriors(samples))
+        heard = self.front_end.hear(samples, [entry.text for entry in entries])
+        evidence = neural_evidence(alignment.phones, heard.log_posteriors)
         timings["neural"] = time.process_time() - looped
-        return Analysis(entries, alignment, evidence, loop, seconds, method, timings, NEURAL_SCALE)
+        return Analysis(entries, alignment, evidence, loop, seconds, method, timings, NEURAL_SCALE, heard.reading)
 
 
 def _check_speech(alignment: ForcedAlignment, loop: Sequence[LoopSegment]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from engines.gop.analysis import Analysis, Features, check_fit, check_heard, features
 from engines.gop.calibration import Calibration
-from engines.gop.features import FRAME_SECONDS, PAUSE_SECONDS, PhoneEvidence, phone_features
+from engines.gop.features import FRAME_SECONDS, PAUSE_SECONDS, PhoneEvidence
 from engines.gop.offtask import OffTaskModel, check_read, load_offtask
 from scoring.alignment import Edit, Op
 from scoring.assessment import AssessmentResult
@@ -86,18 +86,21 @@ def _sentence_diff(analysis: Analysis, found: Features, threshold: float) -> Sen
 
 
 def assessment(analysis: Analysis, calibration: Calibration, offtask: OffTaskModel | None = None) -> AssessmentResult:
-    """Raises AlignmentFailed when the phones fit too badly to be a reading of the reference,
-    WrongText when the off-task check (`offtask`, else the one shipped) says another sentence
-    was read."""
+    """Raises WrongText when the off-task check (`offtask`, else the one shipped) says another
+    sentence was read, AlignmentFailed when no speech was heard or, on PocketSphinx alone, the
+    phones fit too badly to be a reading. With the neural front end the off-task check, which
+    weighs the decoder's fit of the reference, is the only judge of whether it was read: a
+    weak reading is scored low, not failed."""
     found = features(analysis, calibration.phone_centres)
     if analysis.neural:
         check_heard(found)
-    check_read(analysis, offtask or load_offtask())
-    check_fit(found, calibration.min_gop_mean)
+    check_read(analysis, offtask or load_offtask(front_end="neural" if analysis.neural else "pocketsphinx"))
+    if not analysis.neural:
+        check_fit(found, calibration.min_gop_mean)
     models = calibration.models
     sentence = _sentence_diff(analysis, found, calibration.substitution_gop)
     phones = tuple(
-        PhoneScore(e.word_index, e.phone, models["phone"].predict(phone_features(e)), e.start * FRAME_SECONDS,
+        PhoneScore(e.word_index, e.phone, models["phone"].predict(found.phone_row(e)), e.start * FRAME_SECONDS,
                    e.duration * FRAME_SECONDS, e.gop,
                    h.actual if (h := heard(e, calibration.substitution_gop)).op is Op.substitution else None)
         for e in found.evidence

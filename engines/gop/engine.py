@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 ACOUSTIC_MODEL = "pocketsphinx/en-us"
 FrontEndChoice = Literal["auto", "neural", "pocketsphinx"]
-NEURAL_METHOD = "gop-nn-v1"  # GOP-NN from the neural front end, on new decoders, with the off-task check
+NEURAL_METHOD = "gop-nn-v2"  # GOP-NN and the Whisper decoder's fit of the reference, with the off-task check
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class GopEngine:
             base = f"{ACOUSTIC_MODEL}+{neural.name}"
         self._version = EngineVersion(
             name=f"gop-{base}@{sphinx}+{self.calibration.version}-{self.calibration.sha256[:12]}"
-            f"+offtask-{shipped_sha256()[:12]}",
+            f"+offtask-{shipped_sha256(kind)[:12]}",
             engine=NAME,
             base_model=base,
             base_revision=sphinx,

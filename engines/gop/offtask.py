@@ -29,9 +29,12 @@ import numpy as np
 
 from engines.gop.analysis import Analysis, WrongText
 from engines.gop.features import PhoneEvidence, phone_evidence
+from engines.gop.neural.reading import READING_FEATURES, ReadingFit
 from engines.gop.phone_loop import LoopSegment
 
 FEATURES = ("fit", "gop_p25", "short_share", "near_share")
+NEURAL_FEATURES = FEATURES + READING_FEATURES + ("nn_gop_p25", "nn_gop_mean", "nn_lose_share")
+SHIPPED = {"pocketsphinx": "data/offtask.json", "neural": "data/offtask-neural.json"}
 SHORTEST = 3  # frames: one per state of a phone's HMM
 NEAR = 5  # frames: how far from its aligned place the loop may have heard a phone
 MIN_LOOP_MATCH = 0.5
@@ -64,23 +67,26 @@ class OffTaskModel:
 
 
 @functools.cache
-def load_offtask(path: Path | None = None) -> OffTaskModel:
-    """The model at `path`, or the one shipped with pronscore."""
+def load_offtask(path: Path | None = None, front_end: str = "pocketsphinx") -> OffTaskModel:
+    """The model at `path`, or the one shipped with pronscore for the front end."""
     if path is None:
-        return OffTaskModel.from_json(shipped_text())
+        return OffTaskModel.from_json(shipped_text(front_end))
     return OffTaskModel.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def shipped_text() -> str:
-    return resources.files("engines.gop").joinpath("data/offtask.json").read_text(encoding="utf-8")
+def shipped_text(front_end: str = "pocketsphinx") -> str:
+    return resources.files("engines.gop").joinpath(SHIPPED[front_end]).read_text(encoding="utf-8")
 
 
-def shipped_sha256() -> str:
-    return hashlib.sha256(shipped_text().encode()).hexdigest()
+def shipped_sha256(front_end: str = "pocketsphinx") -> str:
+    return hashlib.sha256(shipped_text(front_end).encode()).hexdigest()
 
 
-def offtask_features(evidence: Sequence[PhoneEvidence], loop: Sequence[LoopSegment]) -> dict[str, float]:
-    """The evidence the model weighs; `evidence` holds each phone's raw (not centred) GOP."""
+def offtask_features(
+    evidence: Sequence[PhoneEvidence], loop: Sequence[LoopSegment], reading: ReadingFit | None = None
+) -> dict[str, float]:
+    """The evidence the model weighs; `evidence` holds each phone's raw (not centred) PocketSphinx
+    GOP, `reading` the decoder's fit of the reference where the neural front end ran."""
     frames = sum(e.duration for e in evidence)
     speech = [s for s in loop if not s.silent]
     near = [
@@ -92,7 +98,28 @@ def offtask_features(evidence: Sequence[PhoneEvidence], loop: Sequence[LoopSegme
         "gop_p25": float(np.percentile([e.gop for e in evidence], 25)),
         "short_share": float(np.mean([e.duration <= SHORTEST for e in evidence])),
         "near_share": float(np.mean(near)),
+    } | (reading.features() if reading is not None else {})
+
+
+def neural_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
+    """The phone classifier's view of the same phones (GOP-NN, raw): another sentence leaves most
+    canonical phones beaten by another phone, a weak reading only some."""
+    gops = np.array([e.gop for e in evidence])
+    return {
+        "nn_gop_p25": float(np.percentile(gops, 25)),
+        "nn_gop_mean": float(gops.mean()),
+        "nn_lose_share": float(np.mean([e.competitor_wins for e in evidence])),
     }
+
+
+def analysis_features(analysis: Analysis) -> dict[str, float]:
+    """`offtask_features` of an analysis: PocketSphinx's evidence, computed here from the same
+    alignment and loop when the neural front end gave the analysis its own, which is added
+    (`neural_features`) with the decoder's fit of the reference."""
+    if not analysis.neural:
+        return offtask_features(analysis.evidence, analysis.loop)
+    sphinx = phone_evidence(analysis.alignment, analysis.loop)
+    return offtask_features(sphinx, analysis.loop, analysis.reading) | neural_features(analysis.evidence)
 
 
 def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
@@ -101,11 +128,9 @@ def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
 
 
 def check_read(analysis: Analysis, model: OffTaskModel) -> None:
-    """Raise `WrongText` when the reference was not what was read. The model weighs
-    PocketSphinx's evidence: with the neural front end it is computed here from the same
-    alignment and loop."""
-    evidence = phone_evidence(analysis.alignment, analysis.loop) if analysis.neural else analysis.evidence
+    """Raise `WrongText` when the reference was not what was read."""
     if analysis.method == "loop":
+        evidence = phone_evidence(analysis.alignment, analysis.loop) if analysis.neural else analysis.evidence
         matched = loop_match(evidence)
         if matched < MIN_LOOP_MATCH:
             raise WrongText(
@@ -113,12 +138,15 @@ def check_read(analysis: Analysis, model: OffTaskModel) -> None:
                 f"heard {matched:.0%} of its phones (< {MIN_LOOP_MATCH:.0%})"
             )
         return
-    found = offtask_features(evidence, analysis.loop)
+    found = analysis_features(analysis)
     odds = model.log_odds(found)
     if odds > model.threshold:
+        heard = (
+            f", its words {found['asr_mean']:.1f} nats a token to a speech recogniser" if "asr_mean" in found else ""
+        )
         raise WrongText(
             f"the reference sentence was not what was read: its phones fit the audio as another sentence's "
             f"do (off-task log-odds {odds:.1f} > {model.threshold:.1f}; lower-quartile phone GOP "
             f"{found['gop_p25']:.0f}, {found['short_share']:.0%} of phones at the shortest duration, "
-            f"{found['near_share']:.0%} heard near their place)"
+            f"{found['near_share']:.0%} heard near their place{heard})"
         )

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from tests.conftest import SAMPLE_DIR
 
-METHODS = {"gop-v2", "gop-nn-v1"}  # PocketSphinx alone, or with the neural front end where its weights are installed
+METHODS = {"gop-v2", "gop-nn-v2"}  # PocketSphinx alone, or with the neural front end where its weights are installed
 
 
 @pytest.fixture(scope="module")

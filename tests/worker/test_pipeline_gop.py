@@ -47,7 +47,7 @@ def test_gop_scores_the_night_with_word_and_phone_scores_and_fails_noise_alone(
         reasons = dict(session.execute(select(Recording.source_id, Recording.failure_reason)).all())
         assert reasons["noise"] == "alignment_failed"
         model = session.execute(select(ModelVersion)).scalar_one()
-        assert model.task_format in {"gop-v2", "gop-nn-v1"} and model.adapter_sha256 and not model.meaningless
+        assert model.task_format in {"gop-v2", "gop-nn-v2"} and model.adapter_sha256 and not model.meaningless
         assert session.execute(select(func.count()).select_from(Assessment)).scalar_one() == 4
         words = session.execute(select(func.count()).select_from(WordScore)).scalar_one()
         assert words == sum(len(row["text"].split()) for row in rows[:4])

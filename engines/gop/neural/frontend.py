@@ -1,4 +1,5 @@
-"""The neural front end as the engine uses it: samples in, frame log posteriors out.
+"""The neural front end as the engine uses it: samples and reference in; frame log posteriors
+and the decoder's fit of the reference out, from one encoding.
 
 `load_front_end` either returns a working front end or raises `FrontEndUnavailable` saying
 what is missing (the extra, the weights, weights other than those the classifier was trained
@@ -7,25 +8,40 @@ on); the engine then runs on PocketSphinx alone and its model version says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 from engines.gop.neural.classifier import ClassifierError, PhoneClassifier, load_classifier
 from engines.gop.neural.encoder import FrontEndUnavailable, WhisperEncoder, checked_files, locate
+from engines.gop.neural.reading import ReadingFit, ReferenceReader
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One recording through the front end: phone posteriors per frame, and how well Whisper's
+    decoder accepts the reference."""
+
+    log_posteriors: np.ndarray
+    reading: ReadingFit
 
 
 class NeuralFrontEnd:
     def __init__(self, encoder: WhisperEncoder, classifier: PhoneClassifier) -> None:
         self.encoder = encoder
         self.classifier = classifier
+        self.reader = ReferenceReader(encoder.model, encoder.files.folder)
 
     @property
     def name(self) -> str:
         """The acoustic model's name in the engine's version: encoder and classifier."""
         return f"whisper-tiny.en-{self.encoder.files.sha256[:8]}+phones-{self.classifier.sha256[:12]}"
 
-    def log_posteriors(self, samples: np.ndarray) -> np.ndarray:
-        """(frames of 20 ms, classes) log posteriors of the phone classes."""
-        return self.classifier.log_posteriors(self.encoder.encode(samples))
+    def hear(self, samples: np.ndarray, words: Sequence[str]) -> Heard:
+        """Both readings of one encoding: the classifier's posteriors and the decoder's fit of `words`."""
+        states = self.encoder.encode(samples)
+        return Heard(self.classifier.log_posteriors(states), self.reader.fit(states, words))
 
 
 def load_front_end(model: str | None = None, threads: int = 1) -> NeuralFrontEnd:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -6,6 +8,9 @@ from scipy.stats import binomtest
 
 from engines import ScoringItem
 from engines.gop import GopConfig, GopEngine
+from engines.gop.analysis import AlignmentFailed
+from engines.gop.assess import assessment
+from engines.gop.features import POCKETSPHINX_SCALE
 from scoring.audio import decode
 from scoring.failures import FailureReason
 from tests.conftest import sample_wav
@@ -108,13 +113,7 @@ def test_the_issues_recording_read_against_another_sentence_fails_wrong_text_and
     [
         (7, "COOL FOR HIM TO STICK UP FOR HER"),
         (30, "LOOK AT ANN'S PANTS"),
-        pytest.param(
-            112,
-            "WE CALL IT BEAR",
-            marks=pytest.mark.xfail(
-                strict=True, reason="a short sentence aligned inside a long reading: the off-task check misses it"
-            ),
-        ),
+        (112, "WE CALL IT BEAR"),
         (0, "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG WHILE SEVEN ORANGE ELEPHANTS SING IN THE RAIN"),
     ],
     ids=["longer", "shorter", "much-shorter", "much-longer"],
@@ -122,11 +121,28 @@ def test_the_issues_recording_read_against_another_sentence_fails_wrong_text_and
 def test_a_recording_read_against_another_sentence_fails_wrong_text(
     gop_engine: GopEngine, index: int, text: str
 ) -> None:
+    if index == 112 and gop_engine.analyser.front_end is None:
+        pytest.xfail("PocketSphinx alone aligns a short sentence inside a long reading: its off-task check misses it")
     path, own = sample_wav(index)
     samples = decode(path.read_bytes(), 40.0)
     wrong, right = gop_engine.score([ScoringItem(samples, text), ScoringItem(samples, own)])
     assert wrong.failure is not None and wrong.failure.reason is FailureReason.wrong_text, wrong.to_dict()
     assert right.scored, right.to_dict()
+
+
+def test_with_the_neural_front_end_a_poor_fit_is_scored_not_failed_alignment_failed(gop_engine: GopEngine) -> None:
+    """A fit worse than the calibration's readings failed a weak reader `alignment_failed`,
+    hiding them from the teacher (070010014, total 5 from the experts, was one). With the
+    neural front end only the off-task check judges whether the reference was read: a
+    calibration under which every fit is too poor still scores a reading."""
+    if gop_engine.analyser.front_end is None:
+        pytest.skip("PocketSphinx alone still fails such a fit: its off-task check is weaker")
+    path, text = sample_wav(0)
+    analysis = gop_engine.analyser.analyse(decode(path.read_bytes(), 40.0), text)
+    strict = replace(gop_engine.calibration, min_gop_mean=1e9)
+    assert assessment(analysis, strict).scored
+    with pytest.raises(AlignmentFailed, match="far worse than usual"):
+        assessment(replace(analysis, scale=POCKETSPHINX_SCALE, reading=None), strict)
 
 
 def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
@@ -135,7 +151,7 @@ def test_the_model_version_names_the_calibration(gop_engine: GopEngine) -> None:
     assert version.artifact_sha256 == calibration.sha256 and len(calibration.sha256) == 64
     assert calibration.version in version.name and calibration.sha256[:12] in version.name
     neural = gop_engine.analyser.front_end is not None
-    assert version.detail.method == ("gop-nn-v1" if neural else "gop-v2") and not version.meaningless
+    assert version.detail.method == ("gop-nn-v2" if neural else "gop-v2") and not version.meaningless
     assert ("whisper-tiny.en" in version.base_model) == neural == (calibration.front_end == "neural")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,17 @@ from hypothesis import strategies as st
 from engines.gop.aligner import AlignedPhone, AlignedWord, ForcedAlignment
 from engines.gop.analysis import Analysis, WrongText
 from engines.gop.features import PhoneEvidence
-from engines.gop.offtask import FEATURES, OffTaskModel, check_read, load_offtask, offtask_features
+from engines.gop.neural.evidence import NEURAL_SCALE
+from engines.gop.neural.reading import ReadingFit
+from engines.gop.offtask import (
+    FEATURES,
+    NEURAL_FEATURES,
+    OffTaskModel,
+    analysis_features,
+    check_read,
+    load_offtask,
+    offtask_features,
+)
 from engines.gop.phone_loop import LoopSegment
 from training.gop_offtask import fit
 
@@ -51,6 +63,22 @@ def test_the_features_say_how_phones_are_crammed_and_whether_the_loop_heard_them
     assert found["gop_p25"] == pytest.approx(-50.0) and found["fit"] == pytest.approx(-50.0)
 
 
+def test_with_the_neural_front_end_a_reference_the_decoder_finds_unlikely_is_rejected_and_said_so() -> None:
+    count = len(NEURAL_FEATURES)
+    weights = tuple(-1.0 if name == "asr_mean" else 0.0 for name in NEURAL_FEATURES)
+    model = OffTaskModel(NEURAL_FEATURES, (0.0,) * count, (1.0,) * count, weights, 0.0, 2.0)
+    phones = replace(_analysis("forced", list(PHONES), [8] * 5, gop=-1.0), scale=NEURAL_SCALE)
+    read = replace(phones, reading=ReadingFit(((-0.2, -0.4), (-1.0,))))
+    found = analysis_features(read)
+    assert found["asr_mean"] == pytest.approx(-1.6 / 3) and found["nn_gop_mean"] == pytest.approx(-1.0)
+    assert set(found) == set(NEURAL_FEATURES)
+    check_read(read, model)
+    with pytest.raises(WrongText, match=r"-4\.0 nats a token to a speech recogniser"):
+        check_read(replace(phones, reading=ReadingFit(((-3.0, -5.0),))), model)
+    with pytest.raises(KeyError, match="asr_mean"):
+        check_read(phones, model)  # never judged without the decoder's fit it was fitted on
+
+
 def test_a_loop_fallback_is_judged_by_how_many_phones_the_loop_heard() -> None:
     model = _model(threshold=-100.0)  # would reject any forced alignment
     check_read(_analysis("loop", ["W", "IY0", "K", None, "T"], [5] * 5), model)
@@ -64,6 +92,13 @@ def test_the_shipped_model_was_fitted_on_other_speakers_than_the_sample() -> Non
     assert model.trained_on["split"] == "train" and "speechocean762-sample" in model.trained_on["excluded_speakers_of"]
     assert model.trained_on["own_rejected"] <= 0.02 and model.trained_on["others_caught"] >= 0.6
     assert OffTaskModel.from_json(model.to_json()) == model
+
+
+def test_the_shipped_neural_model_weighs_the_decoders_fit_and_was_fitted_on_other_speakers() -> None:
+    model = load_offtask(front_end="neural")
+    assert model.features == NEURAL_FEATURES and model.trained_on["front_end"] == "neural"
+    assert model.trained_on["split"] == "train" and "speechocean762-sample" in model.trained_on["excluded_speakers_of"]
+    assert model.trained_on["own_rejected"] <= 0.02 and model.trained_on["others_caught"] >= 0.9
 
 
 @settings(max_examples=30, deadline=None)
