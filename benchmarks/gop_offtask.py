@@ -2,21 +2,22 @@
 
 Every sample recording is scored by the engine against its own sentence and against `--others`
 sentences of other sample recordings (drawn at random, seeded). Prints and writes (to
-benchmarks/results/gop_offtask-<date>.json) the share of mismatched sentences caught (failed
-`wrong_text`, and failed for any reason) and the share of own reads rejected, each with its
-95% Wilson interval. With `--corpus DIR` (a speechocean762 release) it also scores `--corpus-limit`
-own reads of the corpus's training split, drawn at random from speakers not in the sample, and
+benchmarks/results/gop_offtask-<front end>-<date>.json) the share of mismatched sentences
+caught (failed `wrong_text`, and failed for any reason) and the share of own reads rejected,
+each with its 95% Wilson interval. With `--corpus DIR` (a speechocean762 release) it also
+scores the own reads of the ten training-split speakers kept for evaluation
+(`training.frontend_data.EVALUATION_SPEAKERS`: no model pronscore ships was fitted on them) and
 reports how many are rejected. The check was fitted on other speakers of the training split
-(`training/gop_offtask.py`), never on the sample.
+(`training/gop_offtask.py`), never on the sample or those ten.
 
-    .venv/bin/python benchmarks/gop_offtask.py [--others 2] [--corpus /path/to/speechocean762]
+    .venv/bin/python benchmarks/gop_offtask.py [--others 1] [--corpus /path/to/speechocean762] \
+        [--frontend auto|neural|pocketsphinx]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from engines import ScoringItem  # noqa: E402
 from engines.gop import GopConfig, GopEngine  # noqa: E402
 from scoring.audio import decode  # noqa: E402
 from training.data import load_dataset  # noqa: E402
+from training.frontend_data import EVALUATION_SPEAKERS  # noqa: E402
 from training.gop_offtask import Read, corpus_reads, pairs, rated_reads  # noqa: E402
 
 
@@ -62,12 +64,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "speechocean762-sample")
     parser.add_argument("--others", type=int, default=2, help="other sentences per sample recording")
-    parser.add_argument("--corpus", type=Path, help="speechocean762 release: also score its train own reads")
-    parser.add_argument("--corpus-limit", type=int, default=300)
+    parser.add_argument("--corpus", type=Path, help="speechocean762 release: also score the evaluation speakers")
     parser.add_argument("--corpus-only", action="store_true", help="skip the sample (run it separately)")
-    parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/gop_offtask-DATE.json)")
+    parser.add_argument("--frontend", choices=("auto", "neural", "pocketsphinx"), default="auto")
+    parser.add_argument("--out", type=Path, help="results file (default: results/gop_offtask-FRONTEND-DATE.json)")
     args = parser.parse_args()
-    engine = GopEngine(GopConfig())
+    engine = GopEngine(GopConfig(frontend=args.frontend))
+    kind = "neural" if engine.analyser.front_end else "pocketsphinx"
     sample = rated_reads(load_dataset(args.data).examples)
     result: dict = {"engine": engine.version.name}
     if not args.corpus_only:
@@ -82,15 +85,13 @@ def main() -> None:
             "outcomes": {"own": dict(own), "mismatched": dict(other)},
         }
     if args.corpus:
-        speakers = {r.speaker for r in sample}
-        train = [r for r in corpus_reads(args.corpus, "train") if r.speaker not in speakers]
-        chosen = random.Random(1).sample(train, min(args.corpus_limit, len(train)))
-        corpus_own, _ = _reasons(engine, chosen, 0)
-        result["corpus_train_own_reads_rejected"] = {
+        held = [r for r in corpus_reads(args.corpus, "train") if r.speaker in EVALUATION_SPEAKERS]
+        corpus_own, _ = _reasons(engine, held, 0)
+        result["evaluation_speakers_own_reads_rejected"] = {
             **_rate(sum(corpus_own.values()) - corpus_own["scored"], sum(corpus_own.values())),
             "outcomes": dict(corpus_own),
         }
-    out = args.out or ROOT / "benchmarks" / "results" / f"gop_offtask-{datetime.now(UTC):%Y%m%d}.json"
+    out = args.out or ROOT / "benchmarks" / "results" / f"gop_offtask-{kind}-{datetime.now(UTC):%Y%m%d}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
