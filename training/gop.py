@@ -21,6 +21,7 @@ from engines.gop.analysis import AlignmentFailed, Analyser, Analysis, WrongText,
 from engines.gop.assess import assessment, heard
 from engines.gop.calibration import RANGES, Calibration, Ridge
 from engines.gop.features import FRAME_SECONDS, POCKETSPHINX_SCALE, centred
+from engines.gop.neural.norms import shipped_phone_norms
 from scoring.alignment import Op
 from scoring.audio import AudioError, decode
 from scoring.scores import SCORE_ASPECTS
@@ -130,9 +131,18 @@ class LevelRows:
     speakers: dict[str, list[str]]
 
 
+def phone_norms(usable: Sequence[Analysed]) -> dict[str, list[float]]:
+    """The norms the `lpp_z_` features are measured against: the shipped corpus statistics
+    with the neural front end, none with PocketSphinx alone."""
+    if not any(item.analysis.neural for item in usable):  # type: ignore[union-attr]
+        return {}
+    return {phone: list(stats) for phone, stats in shipped_phone_norms().items()}
+
+
 def level_rows(usable: Sequence[Analysed], centres: dict[str, float]) -> tuple[LevelRows, list[Any]]:
     """The rows every level's regression is fitted on, and each utterance's `Features`."""
-    found = [features(item.analysis, centres) for item in usable]  # type: ignore[arg-type]
+    norms = phone_norms(usable)
+    found = [features(item.analysis, centres, norms) for item in usable]  # type: ignore[arg-type]
     out = LevelRows(defaultdict(list), defaultdict(list), defaultdict(list))
 
     def add(level: str, row: dict[str, float], target: float, speaker: str) -> None:
@@ -189,6 +199,7 @@ def fit(
         models=models,
         trained_on={"utterances": len(usable), "not_aligned": len(items) - len(usable), **(trained_on or {})},
         front_end="neural" if neural else "pocketsphinx",
+        phone_norms=phone_norms(usable),
     )
 
 

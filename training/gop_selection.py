@@ -15,17 +15,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from engines.gop.features import PHONE_FEATURES, POCKETSPHINX_FEATURES, UTTERANCE_FEATURES, WORD_FEATURES
+from engines.gop.neural.norms import UTTERANCE_NORM_FEATURES, WORD_NORM_FEATURES
 from engines.gop.neural.reading import READING_FEATURES
 from scoring.scores import SCORE_ASPECTS
 from training.gop import ALPHAS, FEATURES, Analysed, LevelRows, Selection, level_rows, phone_centres
 
-# With the neural front end, PocketSphinx's own features and the Whisper decoder's fit of the
-# reference are candidates too (`select` keeps the candidates a level's rows have).
+# With the neural front end, PocketSphinx's own features, the Whisper decoder's fit of the
+# reference and the log posteriors against the corpus's phone norms are candidates too
+# (`select` keeps the candidates a level's rows have).
 NEURAL_EXTRAS = POCKETSPHINX_FEATURES + READING_FEATURES
 CANDIDATES = {
     "phone": PHONE_FEATURES + tuple(f"word_{name}" for name in READING_FEATURES),
-    "word": WORD_FEATURES + NEURAL_EXTRAS,
-} | {a: UTTERANCE_FEATURES + NEURAL_EXTRAS for a in SCORE_ASPECTS}
+    "word": WORD_FEATURES + NEURAL_EXTRAS + WORD_NORM_FEATURES,
+} | {a: UTTERANCE_FEATURES + NEURAL_EXTRAS + UTTERANCE_NORM_FEATURES for a in SCORE_ASPECTS}
 ALPHA_GRID = (0.003, 0.03, 0.3, 3.0)
 INNER_FOLDS = 4
 MAX_FEATURES = 6

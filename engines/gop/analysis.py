@@ -31,6 +31,7 @@ from engines.gop.features import (
     word_features,
 )
 from engines.gop.neural.classes import SILENCE
+from engines.gop.neural.norms import PhoneNorms, utterance_norm_features, word_norm_features
 from engines.gop.neural.reading import READING_FEATURES, ReadingFit
 from engines.gop.phone_loop import LoopSegment, PhoneLoop
 from scoring.audio import SAMPLE_RATE
@@ -88,7 +89,8 @@ class Features:
         return phone_features(evidence) | {f"word_{name}": word[name] for name in READING_FEATURES if name in word}
 
 
-def features(analysis: Analysis, centres: dict[str, float]) -> Features:
+def features(analysis: Analysis, centres: dict[str, float], norms: PhoneNorms | None = None) -> Features:
+    """`norms` (neural front end): each phone's usual log posterior, for the `lpp_z_` features."""
     evidence = centred(analysis.evidence, centres)
     if analysis.method == "loop" and not analysis.neural:
         evidence = [_fallback_gop(e, analysis.scale) for e in evidence]
@@ -101,6 +103,10 @@ def features(analysis: Analysis, centres: dict[str, float]) -> Features:
         utterance |= analysis.reading.features()
         for index, row in words.items():
             row |= analysis.reading.word_features(index)
+    if norms:
+        utterance |= utterance_norm_features(evidence, norms)
+        for index, row in words.items():
+            row |= word_norm_features(by_word[index], norms)
     return Features(evidence, utterance, words)
 
 

@@ -91,7 +91,7 @@ def assessment(analysis: Analysis, calibration: Calibration, offtask: OffTaskMod
     phones fit too badly to be a reading. With the neural front end the off-task check, which
     weighs the decoder's fit of the reference, is the only judge of whether it was read: a
     weak reading is scored low, not failed."""
-    found = features(analysis, calibration.phone_centres)
+    found = features(analysis, calibration.phone_centres, calibration.phone_norms)
     if analysis.neural:
         check_heard(found)
     check_read(analysis, offtask or load_offtask(front_end="neural" if analysis.neural else "pocketsphinx"))

@@ -83,6 +83,7 @@ class Calibration:
     models: dict[str, Ridge]
     trained_on: dict[str, Any] = field(default_factory=dict)
     front_end: str = "pocketsphinx"  # whose GOP the file maps: "pocketsphinx" or "neural"
+    phone_norms: dict[str, list[float]] = field(default_factory=dict)  # neural: phone -> [mean, std]
     sha256: str = ""
 
     def to_json(self) -> str:
