@@ -28,20 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-import redis  # noqa: E402
-from alembic import command  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from benchmarks.services import bench_settings, service_env  # noqa: E402
 from db.models import Assessment, Batch, Recording  # noqa: E402
 from db.session import session_scope  # noqa: E402
-from migrations import alembic_config  # noqa: E402
 from producer.client import ScoringClient  # noqa: E402
 from producer.sample import sample_submissions  # noqa: E402
 from pronscore.settings import Settings  # noqa: E402
-from tests.pipeline import free_port_block  # noqa: E402
-
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def main() -> None:
@@ -54,99 +48,79 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="phi4-one-batch-"))
-    port = free_port_block()
-    server = subprocess.run(
-        [str(ROOT / "scripts" / "s3-server"), str(work / "s3"), str(port), "bench", "bench-secret"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    database = f"pronscore_one_batch_{os.getpid()}"
-    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
-    env = {
-        **os.environ,
-        "PRONSCORE_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-        "PRONSCORE_REDIS_URL": redis_url,
-        "PRONSCORE_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "PRONSCORE_S3_ACCESS_KEY_ID": "bench",
-        "PRONSCORE_S3_SECRET_ACCESS_KEY": "bench-secret",
-        "PRONSCORE_ENGINE": "phi4mm",
-        "PRONSCORE_MODEL": str(Path(args.model).resolve()),
-        "PRONSCORE_BATCH_AUDIO_SECONDS": "1000000",  # the whole run in one batch
-        "PRONSCORE_LEASE_SECONDS": str(args.lease_seconds),
-        "HF_HUB_OFFLINE": "1",
-    }
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    one_batch = {"batch_audio_seconds": 1_000_000, "lease_seconds": args.lease_seconds}  # the whole run
     workers: list[subprocess.Popen] = []
-    try:
-        command.upgrade(alembic_config(env["PRONSCORE_DATABASE_URL"]), "head")
-        redis.Redis.from_url(redis_url).flushdb()
-        os.environ.update(env)
-        settings = Settings()
-        rows = [s.manifest_row() for s in sample_submissions(ROOT / "data" / "speechocean762-sample")]
-        copies = [
-            {**row, "recording_id": f"{row['recording_id']}#{copy}"} for copy in range(args.copies) for row in rows
-        ]
-        result = ScoringClient(settings).enqueue(copies, run="one-batch")
-        with session_scope(settings.database_url) as session:
-            batches = session.execute(select(func.count()).select_from(Batch)).scalar_one()
-        print(f"enqueued {result.registered} recordings in {batches} batch(es)")
-        started = time.perf_counter()
-        logs = [(work / f"worker-{i}.log").open("w") for i in range(args.workers)]
-        workers = [
-            subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "pronscore"), "worker", "--drain", "--loglevel", "INFO"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            for log in logs
-        ]
-        for worker in workers:
-            worker.wait(timeout=args.timeout)
-        elapsed = time.perf_counter() - started
-        with session_scope(settings.database_url) as session:
-            statuses = Counter(
-                f"{status.value}:{reason}" if reason else status.value
-                for status, reason in session.execute(select(Recording.status, Recording.failure_reason))
-            )
-            attempts = Counter(a for (a,) in session.execute(select(Recording.attempts)))
-            per_recording = Counter(
-                n
-                for (n,) in session.execute(
-                    select(func.count(Assessment.id))
-                    .select_from(Recording)
-                    .outerjoin(Assessment)
-                    .group_by(Recording.id)
-                )
-            )
-        claims = sum(
-            log.read_text().count("scoring ") for log in (work / f"worker-{i}.log" for i in range(args.workers))
-        )
-        figures = {
-            "recordings": result.registered,
-            "batches": batches,
-            "workers": args.workers,
-            "lease_seconds": args.lease_seconds,
-            "statuses": dict(statuses),
-            "attempts": {str(k): v for k, v in attempts.items()},
-            "assessments_per_recording": {str(k): v for k, v in per_recording.items()},
-            "batch_claims_logged": claims,
-            "worker_exit_codes": [w.returncode for w in workers],
-            "wall_seconds": round(elapsed, 1),
+    with bench_settings(work, redis_db=args.redis_db, **one_batch) as settings:
+        env = {
+            **os.environ,
+            **service_env(settings),
+            "PRONSCORE_ENGINE": "phi4mm",
+            "PRONSCORE_MODEL": str(Path(args.model).resolve()),
+            "PRONSCORE_BATCH_AUDIO_SECONDS": str(one_batch["batch_audio_seconds"]),
+            "PRONSCORE_LEASE_SECONDS": str(args.lease_seconds),
+            "HF_HUB_OFFLINE": "1",
         }
-        print(json.dumps(figures, indent=2))
-        out = ROOT / "benchmarks" / "results" / f"phi4_one_batch-{date.today():%Y%m%d}.json"
-        out.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"written to {out.relative_to(ROOT)}; worker logs in {work}")
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, 15)
-        subprocess.run(["kill", server.stdout.strip()], check=False)
-        redis.Redis.from_url(redis_url).flushdb()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        try:
+            _run(args, work, settings, env, workers)
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    os.killpg(worker.pid, 15)
+
+
+def _run(args: argparse.Namespace, work: Path, settings: Settings, env: dict[str, str],
+         workers: list[subprocess.Popen]) -> None:  # fmt: skip
+    """Enqueue the copies as one batch, drain it with `args.workers` workers, write the figures."""
+    rows = [s.manifest_row() for s in sample_submissions(ROOT / "data" / "speechocean762-sample")]
+    copies = [{**row, "recording_id": f"{row['recording_id']}#{copy}"} for copy in range(args.copies) for row in rows]
+    result = ScoringClient(settings).enqueue(copies, run="one-batch")
+    with session_scope(settings.database_url) as session:
+        batches = session.execute(select(func.count()).select_from(Batch)).scalar_one()
+    print(f"enqueued {result.registered} recordings in {batches} batch(es)")
+    started = time.perf_counter()
+    logs = [(work / f"worker-{i}.log").open("w") for i in range(args.workers)]
+    workers.extend(
+        subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "pronscore"), "worker", "--drain", "--loglevel", "INFO"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for log in logs
+    )
+    for worker in workers:
+        worker.wait(timeout=args.timeout)
+    elapsed = time.perf_counter() - started
+    with session_scope(settings.database_url) as session:
+        statuses = Counter(
+            f"{status.value}:{reason}" if reason else status.value
+            for status, reason in session.execute(select(Recording.status, Recording.failure_reason))
+        )
+        attempts = Counter(a for (a,) in session.execute(select(Recording.attempts)))
+        per_recording = Counter(
+            n
+            for (n,) in session.execute(
+                select(func.count(Assessment.id)).select_from(Recording).outerjoin(Assessment).group_by(Recording.id)
+            )
+        )
+    claims = sum(log.read_text().count("scoring ") for log in (work / f"worker-{i}.log" for i in range(args.workers)))
+    figures = {
+        "recordings": result.registered,
+        "batches": batches,
+        "workers": args.workers,
+        "lease_seconds": args.lease_seconds,
+        "statuses": dict(statuses),
+        "attempts": {str(k): v for k, v in attempts.items()},
+        "assessments_per_recording": {str(k): v for k, v in per_recording.items()},
+        "batch_claims_logged": claims,
+        "worker_exit_codes": [w.returncode for w in workers],
+        "wall_seconds": round(elapsed, 1),
+    }
+    print(json.dumps(figures, indent=2))
+    out = ROOT / "benchmarks" / "results" / f"phi4_one_batch-{date.today():%Y%m%d}.json"
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"written to {out.relative_to(ROOT)}; worker logs in {work}")
 
 
 if __name__ == "__main__":

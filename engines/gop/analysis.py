@@ -11,6 +11,7 @@ off-task check's to say (`offtask`), raising `WrongText`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,13 @@ class Analysis:
     def neural(self) -> bool:
         return self.scale != POCKETSPHINX_SCALE
 
+    @functools.cached_property
+    def sphinx_evidence(self) -> list[PhoneEvidence]:
+        """PocketSphinx's evidence for the aligned phones: `evidence` itself, or with the neural
+        front end computed once from the same alignment and loop for the features and the
+        off-task check that weigh it."""
+        return phone_evidence(self.alignment, self.loop) if self.neural else self.evidence
+
 
 @dataclass(frozen=True)
 class Features:
@@ -114,7 +122,7 @@ def _add_pocketsphinx(analysis: Analysis, utterance: dict[str, float], words: di
     """Beside the neural features, PocketSphinx's own view of the same alignment (`ps_`): its
     phone loop's agreement with the canonical phones and its raw GOP, which cost nothing more
     (both searches have run) and carry what the encoder's posteriors may miss."""
-    found = phone_evidence(analysis.alignment, analysis.loop)
+    found = analysis.sphinx_evidence
     utterance |= pocketsphinx_features(found)
     for index, row in words.items():
         row |= pocketsphinx_features([e for e in found if e.word_index == index])

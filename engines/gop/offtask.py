@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from engines.gop.analysis import Analysis, WrongText
-from engines.gop.features import PhoneEvidence, phone_evidence
+from engines.gop.features import PhoneEvidence
 from engines.gop.neural.reading import READING_FEATURES, ReadingFit
 from engines.gop.phone_loop import LoopSegment
 
@@ -113,13 +113,10 @@ def neural_features(evidence: Sequence[PhoneEvidence]) -> dict[str, float]:
 
 
 def analysis_features(analysis: Analysis) -> dict[str, float]:
-    """`offtask_features` of an analysis: PocketSphinx's evidence, computed here from the same
-    alignment and loop when the neural front end gave the analysis its own, which is added
-    (`neural_features`) with the decoder's fit of the reference."""
-    if not analysis.neural:
-        return offtask_features(analysis.evidence, analysis.loop)
-    sphinx = phone_evidence(analysis.alignment, analysis.loop)
-    return offtask_features(sphinx, analysis.loop, analysis.reading) | neural_features(analysis.evidence)
+    """`offtask_features` of an analysis's PocketSphinx evidence; with the neural front end, its
+    own evidence (`neural_features`) and the decoder's fit of the reference are added."""
+    found = offtask_features(analysis.sphinx_evidence, analysis.loop, analysis.reading)
+    return found | neural_features(analysis.evidence) if analysis.neural else found
 
 
 def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
@@ -130,8 +127,7 @@ def loop_match(evidence: Sequence[PhoneEvidence]) -> float:
 def check_read(analysis: Analysis, model: OffTaskModel) -> None:
     """Raise `WrongText` when the reference was not what was read."""
     if analysis.method == "loop":
-        evidence = phone_evidence(analysis.alignment, analysis.loop) if analysis.neural else analysis.evidence
-        matched = loop_match(evidence)
+        matched = loop_match(analysis.sphinx_evidence)
         if matched < MIN_LOOP_MATCH:
             raise WrongText(
                 f"the reference sentence was not what was read: it could not be aligned, and the phone loop "
