@@ -1,9 +1,10 @@
 """Quality of the GOP engine on speakers it was not calibrated on: nested speaker-grouped
 cross-validation.
 
-The sample's 24 speakers are dealt into 6 outer folds; for each fold the calibration's features
-and regularisation are chosen by an inner speaker-grouped cross-validation on the other 20
-speakers alone (`training/gop_selection.py`), fitted on them, and score the fold's. Prints and
+The sample's 24 speakers are dealt into 6 outer folds; for each fold the calibration's
+regularisation is chosen by an inner speaker-grouped cross-validation on the other 20 speakers
+alone (`training/gop_selection.py`), fitted on them with every candidate feature, and scores
+the fold's. Prints and
 writes (to benchmarks/results/gop_quality-<front end>-<date>.json) each figure with its 95%
 interval: sentence-score PCC (of the integer scores the product stores, and of the unrounded
 estimates, with the spread of the six folds' own PCCs), word-accuracy and phone-score PCC
@@ -38,6 +39,8 @@ from training.data import load_dataset  # noqa: E402
 from training.evaluate import evaluate, references_from  # noqa: E402
 from training.gop import analyse, cross_validate  # noqa: E402
 from training.gop_selection import select  # noqa: E402
+
+NESTED = "nested: every candidate feature, alpha chosen inside each outer fold"
 
 
 def _bootstrap(references, predictions, rounds: int = 500, seed: int = 0) -> dict[str, list[float]]:
@@ -88,7 +91,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "speechocean762-sample")
     parser.add_argument("--folds", type=int, default=6)
     parser.add_argument("--frontend", choices=("auto", "neural", "pocketsphinx"), default="auto")
-    parser.add_argument("--fixed", action="store_true", help="the shipped recipe's features, not nested selection")
+    parser.add_argument("--fixed", action="store_true", help="a few fixed features per level")
     parser.add_argument("--cache", type=Path, help="keep the analyses in this file and reuse them (same front end)")
     args = parser.parse_args()
     examples = load_dataset(args.data).examples
@@ -111,7 +114,7 @@ def main() -> None:
     kind = "neural" if neural else "pocketsphinx"
     result = {
         "front_end": neural.name if neural else "pocketsphinx",
-        "selection": "fixed features" if args.fixed else "nested: features and alpha chosen inside each outer fold",
+        "selection": "fixed features" if args.fixed else NESTED,
         "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
         "utterances": len(items),
         "speakers": len({i.utterance.speaker for i in items}),

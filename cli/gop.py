@@ -20,9 +20,9 @@ def train_gop(
         None, "--frontend", help="auto, neural or pocketsphinx (default: PRONSCORE_GOP_FRONTEND, else auto)."
     ),
 ) -> None:
-    """Fit the GOP calibration (phone, word and sentence regressions, their features and
-    regularisation chosen by speaker-grouped cross-validation) on your own ratings, for the
-    front end that runs; serve it with PRONSCORE_GOP_CALIBRATION=OUT."""
+    """Fit the GOP calibration (phone, word and sentence ridge regressions on every candidate
+    feature, their regularisation chosen by speaker-grouped cross-validation) on your own
+    ratings, for the front end that runs; serve it with PRONSCORE_GOP_CALIBRATION=OUT."""
     from engines.gop.analysis import Analyser
     from engines.gop.engine import GopConfig, front_end
     from engines.gop.neural.encoder import FrontEndUnavailable
@@ -52,7 +52,7 @@ def train_gop(
     digest = fingerprint(items)
     name = version or f"{datetime.now(UTC):%Y%m%d}-{digest[:8]}"
     about = {"data": str(data), "fingerprint": digest, "split": split,
-             "selection": "features and alpha by speaker-grouped cross-validation"}  # fmt: skip
+             "selection": "every candidate feature, alpha by speaker-grouped cross-validation"}  # fmt: skip
     if neural:
         about["front_end"] = neural.name
     try:

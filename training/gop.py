@@ -28,8 +28,9 @@ from scoring.scores import SCORE_ASPECTS
 from scoring.speechocean import RatedUtterance
 from training.data import Example
 
-# A few features per level, chosen by speaker-grouped cross-validation on the sample: more
-# overfit 144 utterances.
+# The recipe for ratings of too few speakers to cross-validate (`training.gop_selection.select`
+# needs four): a few features per level and fixed ridge strengths, which a dozen utterances
+# can carry.
 FEATURES = {
     "phone": ("gop", "competitor_wins"),
     "word": ("gop_mean", "gop_min", "lose_share"),
@@ -170,7 +171,8 @@ def fit(
     chosen: Selection | None = None,
 ) -> Calibration:
     """`chosen`: each level's features and regularisation (default: `FEATURES` and `ALPHAS`;
-    `training.gop_selection.select` chooses them by cross-validation on `items` alone)."""
+    `training.gop_selection.select` takes every candidate and chooses the regularisation by
+    cross-validation on `items` alone)."""
     usable = [item for item in items if item.analysis is not None]
     if len(usable) < 10:
         raise ValueError(f"only {len(usable)} utterances could be aligned; at least 10 are needed to calibrate")
@@ -234,8 +236,8 @@ def cross_validate(
     folds: int = 6,
     choose: Callable[[Sequence[Analysed]], Selection] | None = None,
 ) -> HeldOut:
-    """Speaker-grouped cross-validation; with `choose`, nested: features and regularisation are
-    chosen on each fold's training speakers alone (`training.gop_selection.select`)."""
+    """Speaker-grouped cross-validation; with `choose`, nested: the regularisation is chosen on
+    each fold's training speakers alone (`training.gop_selection.select`)."""
     held = HeldOut({}, [], [])
     for number, fold in enumerate(speaker_folds(items, folds)):
         test = set(fold)

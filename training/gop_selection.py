@@ -1,11 +1,14 @@
-"""Choosing the GOP calibration's features and regularisation by speaker-grouped cross-validation.
+"""Choosing the GOP calibration's regularisation by speaker-grouped cross-validation.
 
-For each level (phone, word, the four sentence scores) a greedy forward search adds, one at a
-time, the feature that most raises the Pearson correlation of predictions made for speakers
-held out of an inner split, at the best regularisation, and stops when nothing adds more than
-`MIN_GAIN`. It sees only the utterances it is given: called on an outer fold's training
-speakers (`training.gop.cross_validate(..., choose=select)`), the fold's own speakers play no
-part in what is chosen, so the outer figures are those of the whole recipe on new speakers.
+Every level (phone, word, the four sentence scores) regresses on all of its candidate
+features at once, and only the ridge strength is chosen: the one whose predictions for
+speakers held out of an inner split correlate best with the annotators. Choosing which
+features to keep as well (greedy forward selection) did worse for the held-out speakers of
+nested cross-validation on the sample (sentence accuracy 0.640 against 0.679): on 144
+utterances a search over feature subsets fits the inner folds' noise. It
+sees only the utterances it is given: called on an outer fold's training speakers
+(`training.gop.cross_validate(..., choose=select)`), the fold's own speakers play no part in
+what is chosen, so the outer figures are those of the whole recipe on new speakers.
 """
 
 from __future__ import annotations
@@ -28,10 +31,8 @@ CANDIDATES = {
     "phone": PHONE_FEATURES + tuple(f"word_{name}" for name in READING_FEATURES),
     "word": WORD_FEATURES + NEURAL_EXTRAS + WORD_NORM_FEATURES,
 } | {a: UTTERANCE_FEATURES + NEURAL_EXTRAS + UTTERANCE_NORM_FEATURES for a in SCORE_ASPECTS}
-ALPHA_GRID = (0.003, 0.03, 0.3, 3.0)
+ALPHA_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 INNER_FOLDS = 4
-MAX_FEATURES = 6
-MIN_GAIN = 0.005
 
 
 def _ridge_predictions(x: np.ndarray, y: np.ndarray, train: np.ndarray, alpha: float) -> np.ndarray:
@@ -60,36 +61,25 @@ def inner_pcc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, alpha: float) ->
     return float(np.corrcoef(predicted, y)[0, 1])
 
 
-def select_level(rows: Sequence[dict[str, float]], targets: Sequence[float], speakers: Sequence[str],
-                 candidates: Sequence[str]) -> tuple[tuple[str, ...], float]:  # fmt: skip
-    """Greedy forward selection of features, each step at its best alpha."""
-    table = np.array([[row[f] for f in candidates] for row in rows], dtype=float)
+def choose_alpha(rows: Sequence[dict[str, float]], targets: Sequence[float], speakers: Sequence[str],
+                 features: Sequence[str]) -> float:  # fmt: skip
+    """The ridge strength of `ALPHA_GRID` whose held-out predictions correlate best (the
+    weakest of equals)."""
+    table = np.array([[row[f] for f in features] for row in rows], dtype=float)
     y, groups = np.asarray(targets, dtype=float), np.asarray(speakers)
-    chosen: list[int] = []
-    best, best_alpha = -1.0, ALPHA_GRID[0]
-    while len(chosen) < MAX_FEATURES:
-        trials = [(inner_pcc(table[:, [*chosen, j]], y, groups, alpha), j, alpha)
-                  for j in range(len(candidates)) if j not in chosen for alpha in ALPHA_GRID]  # fmt: skip
-        if not trials:
-            break
-        score, j, alpha = max(trials)
-        if score < best + MIN_GAIN:
-            break
-        chosen.append(j)
-        best, best_alpha = score, alpha
-    return tuple(candidates[j] for j in chosen), best_alpha
+    scores = [inner_pcc(table, y, groups, alpha) for alpha in ALPHA_GRID]
+    return ALPHA_GRID[int(np.argmax(scores))]
 
 
 def select(items: Sequence[Analysed]) -> Selection:
-    """Each level's features and alpha, chosen on `items` alone (the fixed recipe when they are
-    too few speakers to cross-validate)."""
+    """Each level's features (every candidate its rows have) and alpha, chosen on `items`
+    alone (the fixed recipe when they are too few speakers to cross-validate)."""
     usable = [item for item in items if item.analysis is not None]
     if len({item.utterance.speaker for item in usable}) < INNER_FOLDS:
         return Selection(FEATURES, ALPHAS)
     rows: LevelRows = level_rows(usable, phone_centres(usable))[0]
     features, alphas = {}, {}
     for level, candidates in CANDIDATES.items():
-        present = tuple(c for c in candidates if c in rows.rows[level][0])
-        features[level], alphas[level] = select_level(rows.rows[level], rows.targets[level], rows.speakers[level],
-                                                      present)  # fmt: skip
+        features[level] = tuple(c for c in candidates if c in rows.rows[level][0])
+        alphas[level] = choose_alpha(rows.rows[level], rows.targets[level], rows.speakers[level], features[level])
     return Selection(features, alphas)

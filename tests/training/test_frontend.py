@@ -1,17 +1,21 @@
-"""The phone classifier's training data and the calibration's feature selection, on data made here."""
+"""The phone classifier's training data and the calibration's choice of ridge strength, on data made here."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engines.gop.analysis import Analysis
 from engines.gop.neural.classes import PHONE_CLASSES, SILENCE
+from scoring.speechocean import RatedUtterance
 from training.frontend_data import EVALUATION_SPEAKERS, CorpusError, chosen, frame_targets, train_utterances
-from training.gop_selection import select_level
+from training.gop import ALPHAS, FEATURES, Analysed, Selection
+from training.gop_selection import ALPHA_GRID, choose_alpha, select
 
 
 def _corpus(root: Path) -> Path:
@@ -60,14 +64,41 @@ def test_frame_targets_give_each_20ms_frame_the_phone_at_its_centre(phones: list
     assert [PHONE_CLASSES[t] for t in targets] == [fine[2 * t + 1] for t in range(frames)]
 
 
-def test_selection_keeps_the_feature_that_predicts_for_new_speakers_and_leaves_noise_out() -> None:
+def test_ridge_strength_stays_weak_where_shrinking_would_point_the_fit_the_wrong_way() -> None:
+    """Two strongly correlated features whose difference carries the target: heavy shrinkage
+    weighs them by their own correlation with it and loses the difference."""
     rng = np.random.default_rng(0)
     speakers = [f"s{i % 12}" for i in range(240)]
-    signal, noise = rng.normal(size=240), rng.normal(size=240)
-    rows = [{"signal": s, "noise": n} for s, n in zip(signal, noise, strict=True)]
-    targets = 5 + 2 * signal + rng.normal(scale=0.5, size=240)
-    features, alpha = select_level(rows, targets.tolist(), speakers, ("noise", "signal"))
-    assert features == ("signal",) and alpha > 0
+    first = rng.normal(size=240)
+    second = 0.9 * first + np.sqrt(1 - 0.81) * rng.normal(size=240)
+    targets = first - 0.5 * second + rng.normal(scale=0.05, size=240)
+    rows = [{"first": a, "second": b} for a, b in zip(first, second, strict=True)]
+    assert choose_alpha(rows, targets.tolist(), speakers, ("first", "second")) == ALPHA_GRID[0]
+
+
+def test_ratings_of_fewer_speakers_than_inner_folds_keep_the_fixed_recipe() -> None:
+    """Three speakers cannot be dealt into four speaker-grouped folds; their analyses are
+    never read, so a stand-in serves."""
+    analysis = cast(Analysis, object())
+    items = [Analysed(RatedUtterance(f"u{i}", f"s{i % 3}", "train", "", "WE", {}, ()), analysis) for i in range(12)]
+    assert select(items) == Selection(FEATURES, ALPHAS)
+
+
+@given(
+    st.integers(8, 40).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.sampled_from([0.0, 1.0, -2.5, 1e3]), min_size=3, max_size=3), min_size=n, max_size=n),
+            st.lists(st.sampled_from([0.0, 3.0, 7.0, 10.0]), min_size=n, max_size=n),
+        )
+    )
+)
+def test_ridge_strength_is_a_grid_value_for_any_ratings(table: tuple[list[list[float]], list[float]]) -> None:
+    """Constant columns, constant ratings and repeated rows, as a school's few ratings can
+    give, still choose a strength rather than fail."""
+    values, targets = table
+    rows = [dict(zip(("a", "b", "c"), row, strict=True)) for row in values]
+    speakers = [f"s{i % 5}" for i in range(len(rows))]
+    assert choose_alpha(rows, targets, speakers, ("a", "b", "c")) in ALPHA_GRID
 
 
 @pytest.mark.parametrize("command", [["train-gop"], ["evaluate", "--engine", "gop"]])

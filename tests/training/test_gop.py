@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
+from engines.gop.features import UTTERANCE_FEATURES
 from tests.conftest import SAMPLE_DIR
 
 METHODS = {"gop-v2", "gop-nn-v2"}  # PocketSphinx alone, or with the neural front end where its weights are installed
@@ -14,9 +15,13 @@ METHODS = {"gop-v2", "gop-nn-v2"}  # PocketSphinx alone, or with the neural fron
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Twelve labelled utterances of four speakers, with absolute audio paths."""
+    """Twelve labelled utterances, three of each of four speakers (the fewest whose ratings
+    `train-gop` cross-validates), with absolute audio paths."""
     lines = (SAMPLE_DIR / "labels.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines][:12]
+    by_speaker: dict[str, list[dict]] = {}
+    for record in map(json.loads, lines):
+        by_speaker.setdefault(record["speaker"], []).append(record)
+    records = [record for speaker in sorted(by_speaker)[:4] for record in by_speaker[speaker][:3]]
     for record in records:
         record["audio"] = str(SAMPLE_DIR / record["audio"])
     path = tmp_path_factory.mktemp("gop") / "labels.jsonl"
@@ -31,6 +36,7 @@ def test_train_gop_writes_a_calibration_that_score_serves(subset: Path, tmp_path
     body = json.loads(out.read_text())
     assert body["version"] == "school-1" and body["trained_on"]["utterances"] == 12
     assert set(body["models"]) == {"phone", "word", "accuracy", "fluency", "prosodic", "total"}
+    assert set(UTTERANCE_FEATURES) <= set(body["models"]["total"]["features"])  # every candidate
 
     wav = SAMPLE_DIR / json.loads(subset.read_text().splitlines()[0])["audio"]
     scored = CliRunner().invoke(
