@@ -4,13 +4,13 @@ cross-validation.
 The sample's 24 speakers are dealt into 6 outer folds; for each fold the calibration's
 regularisation is chosen by an inner speaker-grouped cross-validation on the other 20 speakers
 alone (`training/gop_selection.py`), fitted on them with every candidate feature, and scores
-the fold's. Prints and
-writes (to benchmarks/results/gop_quality-<front end>-<date>.json) each figure with its 95%
-interval: sentence-score PCC (of the integer scores the product stores, and of the unrounded
-estimates, with the spread of the six folds' own PCCs), word-accuracy and phone-score PCC
-(Fisher z), the phone AUC for "annotated score <= 1", WER, PER and MDD precision, recall and F1
-(bootstrap over utterances). 144 utterances of 24 speakers are a small sample: the intervals
-are wide, and even nested figures on them are optimistic for new speakers.
+the fold's. Prints and writes (to benchmarks/results/gop_quality-<front end>-<date>.json) each
+figure with its 95% interval: sentence-score PCC (of the integer scores the product stores, and
+of the unrounded estimates, with the spread of the six folds' own PCCs), word-accuracy and
+phone-score PCC (Fisher z), the phone AUC for "annotated score <= 1", WER, PER and MDD
+precision, recall and F1 (bootstrap over utterances). 144 utterances of 24 speakers are a small
+sample: the intervals are wide, and even nested figures on them are optimistic for new
+speakers.
 
     .venv/bin/python benchmarks/gop_quality.py [--frontend auto|neural|pocketsphinx] [--folds 6]
 """

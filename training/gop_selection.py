@@ -5,8 +5,8 @@ features at once, and only the ridge strength is chosen: the one whose predictio
 speakers held out of an inner split correlate best with the annotators. Choosing which
 features to keep as well (greedy forward selection) did worse for the held-out speakers of
 nested cross-validation on the sample (sentence accuracy 0.640 against 0.679): on 144
-utterances a search over feature subsets fits the inner folds' noise. It
-sees only the utterances it is given: called on an outer fold's training speakers
+utterances a search over feature subsets fits the inner folds' noise. It sees only the
+utterances it is given: called on an outer fold's training speakers
 (`training.gop.cross_validate(..., choose=select)`), the fold's own speakers play no part in
 what is chosen, so the outer figures are those of the whole recipe on new speakers.
 """
