@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import random
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -25,9 +24,7 @@ import numpy as np
 from engines.gop.analysis import AlignmentFailed, Analyser
 from engines.gop.neural.frontend import load_front_end
 from scoring.audio import AudioError, decode
-from training.data import load_dataset
-from training.frontend_data import EVALUATION_SPEAKERS
-from training.gop_offtask import Read, corpus_reads
+from training.gop_offtask import Read, drawn_reads
 
 MIN_COUNT = 20  # fewer aligned instances than this give no norm (the phone then scores z = 0)
 
@@ -67,10 +64,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("phone-norms.json"))
     args = parser.parse_args()
-    excluded = {e.utterance.speaker for e in load_dataset(args.exclude).examples} if args.exclude else set()
-    excluded |= EVALUATION_SPEAKERS
-    reads = [r for r in corpus_reads(args.data, "train") if r.speaker not in excluded]
-    reads = random.Random(0).sample(reads, min(args.limit, len(reads)))
+    reads = drawn_reads(args.data, "train", args.exclude, args.limit)
     front_end = load_front_end()
     found = norms(reads, args.jobs)
     body = {

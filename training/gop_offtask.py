@@ -71,6 +71,15 @@ def corpus_reads(root: Path, split: str) -> list[Read]:
     return [Read(utt, speaker[utt], text[utt], root / audio[utt]) for utt in sorted(text)]
 
 
+def drawn_reads(root: Path, split: str, exclude: Path | None, limit: int) -> list[Read]:
+    """`limit` reads of the split drawn at random (seeded: a rerun draws the same), none by a
+    speaker of the dataset at `exclude` or by the evaluation speakers of `training.frontend_data`."""
+    excluded = {e.utterance.speaker for e in load_dataset(exclude).examples} if exclude else set()
+    excluded |= EVALUATION_SPEAKERS
+    reads = [r for r in corpus_reads(root, split) if r.speaker not in excluded]
+    return random.Random(0).sample(reads, min(limit, len(reads)))
+
+
 def pairs(reads: Sequence[Read], others: int, seed: int = 0) -> list[Pair]:
     """Each recording with its own sentence and `others` sentences drawn from other recordings."""
     rng = random.Random(seed)
@@ -166,10 +175,7 @@ def main() -> None:
     parser.add_argument("--front-end", choices=("pocketsphinx", "neural"), default="pocketsphinx")
     parser.add_argument("--own-rejected", type=float, default=OWN_REJECTED, help="share of own reads rejected")
     args = parser.parse_args()
-    excluded = {e.utterance.speaker for e in load_dataset(args.exclude).examples} if args.exclude else set()
-    excluded |= EVALUATION_SPEAKERS
-    reads = [r for r in corpus_reads(args.data, args.split) if r.speaker not in excluded]
-    reads = random.Random(0).sample(reads, min(args.limit, len(reads)))
+    reads = drawn_reads(args.data, args.split, args.exclude, args.limit)
     chosen = pairs(reads, args.others)
     neural = args.front_end == "neural"
     rows = collect(chosen, Analyser(front_end=load_front_end() if neural else None), 40.0, _progress(len(chosen)))
